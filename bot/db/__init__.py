@@ -1,0 +1,1 @@
+"""The database: SQLAlchemy async models, engine, and Alembic upgrade."""

@@ -1,0 +1,1 @@
+"""lorebot's knowledge layer: sources, chunking, embedding, the search index, retrieval, sync."""

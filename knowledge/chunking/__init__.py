@@ -1,0 +1,38 @@
+"""Chunking: split a document into passages by its format.
+
+Code: by function and class (Python via `ast`), else line windows at blank lines.
+Markup (Markdown, reStructuredText) and Confluence pages: by heading section.
+A chunker that fails falls back to line windows, logged, so a bad file never stops a sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from knowledge.chunking import confluence, markup, python, text
+from knowledge.documents import Chunk, Document
+
+logger = logging.getLogger(__name__)
+
+Chunker = Callable[[Document], list[Chunk]]
+
+CHUNKERS: dict[str, Chunker] = {
+    "python": python.chunk_python,
+    "markdown": markup.chunk_markdown,
+    "rst": markup.chunk_rst,
+    "text": text.chunk_text,
+    "confluence_storage": confluence.chunk_page,
+}
+
+
+def chunk_document(document: Document) -> list[Chunk]:
+    chunker = CHUNKERS.get(document.format, text.chunk_text)
+    try:
+        return chunker(document)
+    except Exception as exc:  # any parser failure: fall back, never abort the sync
+        logger.warning(
+            "chunker %s failed on %s:%s (%s); using line windows",
+            document.format, document.source, document.external_id, exc,
+        )
+        return text.chunk_text(document)

@@ -1,0 +1,76 @@
+"""Documents as sources yield them, and the chunks the index holds."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["code", "page"]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Document:
+    """One file at a commit, or one Confluence page at a version.
+
+    `format` tells the chunker how to split `content` ("python", "markdown", "rst",
+    "text", "confluence_storage"). `line_url` is a template with `{start}` and `{end}`
+    for code links to a line range; `url` is the document's own link.
+    """
+
+    source: str
+    external_id: str
+    kind: Kind
+    title: str
+    url: str
+    content: str
+    version: str
+    format: str
+    path: str = ""
+    line_url: str = ""
+    breadcrumb: tuple[str, ...] = ()
+
+    @property
+    def hash(self) -> str:
+        return content_hash(f"{self.title}\n{self.url}\n{self.content}")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: what is embedded, searched and cited.
+
+    `keywords` goes only into the keyword (BM25) side: file path, symbol path,
+    identifiers split into words, a page's breadcrumb.
+    """
+
+    source: str
+    document_id: str
+    ordinal: int
+    kind: Kind
+    title: str
+    url: str
+    path: str
+    text: str
+    keywords: str = ""
+    symbol: str = ""
+    start_line: int | None = None
+    end_line: int | None = None
+    anchor: str = ""
+    hash: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.hash:
+            object.__setattr__(self, "hash", content_hash(self.embedding_text))
+
+    @property
+    def id(self) -> str:
+        return content_hash(f"{self.source}\x00{self.document_id}\x00{self.ordinal}")[:32]
+
+    @property
+    def embedding_text(self) -> str:
+        """What the embedder sees: the title gives a passage its context."""
+        return f"{self.title}\n{self.text}"

