@@ -6,7 +6,7 @@ A source never writes to the index or the database; the sync pipeline does. See
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,6 +64,10 @@ class Source(Protocol):
     name: str
     kind: str
 
-    def changes(self, cursor: str | None) -> AsyncIterator[Change]:
-        """Yield what changed since `cursor` (None: everything), ending with a `Checkpoint`."""
+    def changes(self, cursor: str | None, indexed: Mapping[str, str]) -> AsyncIterator[Change]:
+        """Yield what changed since `cursor` (None: everything), ending with a `Checkpoint`.
+
+        `indexed` maps the external ids indexed now to their stored version, so a source
+        can skip fetching what has not changed.
+        """
         ...
