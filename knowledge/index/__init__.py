@@ -19,12 +19,17 @@ class SearchFilters:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """A chunk with its fused score in [0, 1] and the two scores it was fused from."""
+    """A chunk with its fused score in [0, 1] and the two normalized scores it was fused from.
+
+    Fused scores are relative to one result list; `similarity` (raw cosine of query and
+    chunk) is the absolute signal for deciding whether anything matched well at all.
+    """
 
     chunk: Chunk
     score: float
     keyword_score: float = 0.0
     vector_score: float = 0.0
+    similarity: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,57 @@
+"""Extractive answers (no LLM): the best passages quoted briefly, each with its link."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from bot.answering import Answer, AnswerDelta, Citation, Turn
+from bot.answering.followup import join_recent_user_turns
+from knowledge.index import SearchHit
+from knowledge.retriever import Retriever
+from knowledge.snippets import best_snippet
+
+NOT_FOUND = "I could not find this in the indexed sources."
+
+
+def is_confident(hits: Sequence[SearchHit], threshold: float) -> bool:
+    """Whether retrieval found anything close enough to answer from (raw cosine of the best hit)."""
+    return bool(hits) and max(hit.similarity for hit in hits) >= threshold
+
+
+def _quote(hit: SearchHit, query: str) -> str:
+    snippet = best_snippet(hit.chunk.text, query)
+    if hit.chunk.kind == "code":
+        return f"```\n{snippet}\n```"
+    return "\n".join(f"> {line}" for line in snippet.splitlines())
+
+
+def compose_extractive(
+    question: str, query: str, hits: Sequence[SearchHit], threshold: float, quoted: int = 3,
+    note: str | None = None,
+) -> Answer:
+    """The extractive answer for retrieved `hits`; also the fallback when an LLM fails."""
+    citations = [Citation(n, hit.chunk.title, hit.chunk.url) for n, hit in enumerate(hits[:quoted], 1)]
+    if not is_confident(hits, threshold):
+        nearest = ", ".join(f"[{c.n}]" for c in citations)
+        text = NOT_FOUND + (f" The nearest matches: {nearest}." if citations else "")
+        return Answer(text, True, citations, list(hits), query, note=note)
+    parts = ["The most relevant passages:"]
+    for citation, hit in zip(citations, hits, strict=False):
+        parts.append(f"[{citation.n}] {citation.title}\n{_quote(hit, query)}")
+    cited = frozenset(c.n for c in citations)
+    return Answer("\n\n".join(parts), False, citations, list(hits), query, note=note, cited_ranks=cited)
+
+
+class ExtractiveAnswerer:
+    def __init__(self, retriever: Retriever, k: int = 5, abstain_threshold: float = 0.35) -> None:
+        self.retriever = retriever
+        self.k = k
+        self.abstain_threshold = abstain_threshold
+
+    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        query = join_recent_user_turns(question, history)
+        hits = await self.retriever.search(query, self.k)
+        return compose_extractive(question, query, hits, self.abstain_threshold)
+
+    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+        yield await self.answer(question, history)

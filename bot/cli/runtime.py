@@ -1,0 +1,64 @@
+"""What every command shares: settings, running async code, and errors turned into one sentence."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.settings import Settings
+from knowledge.embedding import EmbeddingModelError
+from knowledge.evaluation import EvalFileError
+from knowledge.index import IndexModelMismatch
+from knowledge.retriever import QueryError
+from knowledge.sources import SourceError
+from bot.wiring import EmptyIndexError
+
+logger = logging.getLogger("lorebot.cli")
+
+T = TypeVar("T")
+
+# Errors whose message is already a sentence for a person.
+_PLAIN_ERRORS = (QueryError, SourceError, EmptyIndexError, EvalFileError, EmbeddingModelError, IndexModelMismatch, FileNotFoundError)
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message is printed as is."""
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"lorebot: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        fail(f"invalid settings: {problems}")
+    except FileNotFoundError as exc:
+        fail(str(exc))
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; known failures become one line on stderr and exit 1."""
+    try:
+        return asyncio.run(coroutine)
+    except (CommandError, *_PLAIN_ERRORS) as exc:
+        fail(str(exc))
+    except (OperationalError, DBAPIError, OSError) as exc:
+        logger.debug("database or I/O failure", exc_info=True)
+        fail(f"cannot reach the database or a file it needs ({type(exc).__name__}: {str(exc).splitlines()[0]}); check DATABASE_URL and DATA_DIR.")
+
+
+def print_json(payload: Any) -> None:
+    json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")

@@ -1,0 +1,99 @@
+"""Sync state in the database: sources with their cursors, indexed documents, sync runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import models
+from knowledge.sync import IndexedDocument, StoredDocument, SyncSummary
+
+_IN_BATCH = 1000
+
+
+class SqlSyncState:
+    """`knowledge.sync.SyncStateStore` over SQLAlchemy (SQLite or PostgreSQL)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self._source_ids: dict[str, int] = {}
+        self._runs: dict[str, int] = {}
+
+    async def _source_id(self, session: AsyncSession, name: str, kind: str | None = None) -> int:
+        if name in self._source_ids:
+            return self._source_ids[name]
+        source = await session.scalar(select(models.Source).where(models.Source.name == name))
+        if source is None:
+            if kind is None:
+                raise KeyError(name)
+            source = models.Source(name=name, kind=kind)
+            session.add(source)
+            await session.flush()
+        self._source_ids[name] = source.id
+        return source.id
+
+    async def begin(self, source: str, kind: str) -> tuple[str | None, dict[str, IndexedDocument]]:
+        async with self.sessions.begin() as session:
+            source_id = await self._source_id(session, source, kind)
+            run = models.SyncRun(source_id=source_id)
+            session.add(run)
+            await session.flush()
+            self._runs[source] = run.id
+            cursor = await session.scalar(select(models.Source.cursor).where(models.Source.id == source_id))
+            rows = await session.execute(
+                select(models.Document.external_id, models.Document.version, models.Document.content_hash).where(
+                    models.Document.source_id == source_id, models.Document.deleted.is_(False)
+                )
+            )
+            return cursor, {external_id: IndexedDocument(version, hash_) for external_id, version, hash_ in rows}
+
+    async def save_documents(self, source: str, documents: Sequence[StoredDocument]) -> None:
+        async with self.sessions.begin() as session:
+            source_id = await self._source_id(session, source)
+            ids = [stored.document.external_id for stored in documents]
+            existing = {
+                row.external_id: row
+                for row in await session.scalars(
+                    select(models.Document).where(
+                        models.Document.source_id == source_id, models.Document.external_id.in_(ids)
+                    )
+                )
+            }
+            for stored in documents:
+                doc = stored.document
+                row = existing.get(doc.external_id) or models.Document(source_id=source_id, external_id=doc.external_id)
+                row.title, row.url, row.version = doc.title, doc.url, doc.version
+                row.content_hash, row.chunks, row.deleted = doc.hash, stored.chunks, False
+                session.add(row)
+
+    async def mark_deleted(self, source: str, external_ids: Sequence[str]) -> None:
+        async with self.sessions.begin() as session:
+            source_id = await self._source_id(session, source)
+            for start in range(0, len(external_ids), _IN_BATCH):  # stay under bind-parameter limits
+                batch = list(external_ids[start : start + _IN_BATCH])
+                await session.execute(
+                    update(models.Document)
+                    .where(models.Document.source_id == source_id, models.Document.external_id.in_(batch))
+                    .values(deleted=True, chunks=0)
+                )
+
+    async def save_cursor(self, source: str, cursor: str) -> None:
+        async with self.sessions.begin() as session:
+            source_id = await self._source_id(session, source)
+            await session.execute(update(models.Source).where(models.Source.id == source_id).values(cursor=cursor))
+
+    async def finish(self, summary: SyncSummary, full: bool) -> None:
+        async with self.sessions.begin() as session:
+            run = await session.get(models.SyncRun, self._runs.pop(summary.name))
+            assert run is not None
+            run.finished_at = models.utcnow()
+            run.full = full
+            run.added, run.updated, run.deleted = summary.added, summary.updated, summary.deleted
+            run.skipped, run.chunks_embedded = summary.skipped, summary.chunks_embedded
+            run.error, run.notes = summary.error, list(summary.notes)
+            if summary.error is None:
+                await session.execute(
+                    update(models.Source).where(models.Source.id == run.source_id).values(last_synced_at=run.finished_at)
+                )
