@@ -1,0 +1,38 @@
+"""Make a git repository of the installed `rich` library's source: the dev-set corpus.
+
+rich is installed with lorebot (typer depends on it), so every machine has the same
+real codebase to ask about. Its origin is set to the public GitHub URL (never fetched)
+so links have the GitHub form.
+
+    python bench/devset/build_corpus.py [TARGET]   # default bench/.work/rich-repo
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import rich
+
+DEFAULT_TARGET = Path(__file__).resolve().parents[1] / ".work" / "rich-repo"
+
+
+def build(target: Path = DEFAULT_TARGET) -> Path:
+    if (target / ".git").is_dir():
+        return target
+    source = Path(rich.__file__).parent
+    shutil.copytree(source, target / "rich", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    env = {**os.environ, "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
+    git = ["git", "-C", str(target), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "rich source"], check=True, env=env)
+    subprocess.run([*git, "remote", "add", "origin", "https://github.com/Textualize/rich.git"], check=True)
+    return target
+
+
+if __name__ == "__main__":
+    print(build(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_TARGET))
