@@ -34,7 +34,21 @@ def build_retriever(settings: Settings, index: SearchIndex, embedder: Embedder) 
 
 
 def build_answerer(settings: Settings, retriever: Retriever) -> Answerer:
-    return ExtractiveAnswerer(retriever, k=settings.search_k, abstain_threshold=settings.abstain_threshold)
+    if not settings.llm_model:
+        return ExtractiveAnswerer(retriever, k=settings.search_k, abstain_threshold=settings.abstain_threshold)
+    from bot.answering.llm import LLMAnswerer  # litellm takes seconds to import: only when used
+
+    return LLMAnswerer(
+        retriever,
+        settings.llm_model,
+        fallback_models=settings.llm_fallback_models,
+        api_base=settings.llm_api_base,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+        k=settings.search_k,
+        abstain_threshold=settings.abstain_threshold,
+    )
 
 
 @asynccontextmanager

@@ -19,7 +19,9 @@ class Document:
 
     `format` tells the chunker how to split `content` ("python", "markdown", "rst",
     "text", "confluence_storage"). `line_url` is a template with `{start}` and `{end}`
-    for code links to a line range; `url` is the document's own link.
+    for code links to a line range; `url` is the document's own link. `deployment` says
+    which flavour of a product the document came from when that changes its links
+    ("cloud" or "server" for Confluence heading anchors); empty otherwise.
     """
 
     source: str
@@ -33,6 +35,7 @@ class Document:
     path: str = ""
     line_url: str = ""
     breadcrumb: tuple[str, ...] = ()
+    deployment: str = ""
 
     @property
     def hash(self) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -31,10 +33,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
     """A PostgreSQL server: TEST_DATABASE_URL, else an embedded one from pgserver.
 
     Fails (never skips) when neither is available: CI must not go green without it.
+    The data directory lives outside pytest's temp tree: pgserver runs postgres as an
+    unprivileged user when started as root, and pytest resets its own tree to mode 0700.
     """
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
@@ -44,9 +48,11 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         import pgserver
     except ImportError:
         pytest.fail("PostgreSQL tests need TEST_DATABASE_URL or the pgserver package (pip install -e '.[test]').")
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    data_dir = Path(tempfile.mkdtemp(prefix="lorebot-pgtest-"))
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _async_url(url: str) -> str:

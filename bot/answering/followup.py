@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.answering import Turn
+
+logger = logging.getLogger(__name__)
+
+REWRITE_SYSTEM_PROMPT = """\
+You rewrite the latest message of a conversation as one standalone search query for a \
+search engine over a team's code and documentation. Resolve pronouns and references \
+("it", "that function", "the second one") from the conversation. Keep names, identifiers \
+and error messages exactly. Reply with the query only, on one line, without quotes or comments."""
+
+REWRITE_TURNS = 6
+REWRITE_TURN_CHARS = 600
+MAX_QUERY_CHARS = 300
+
+Complete = Callable[[list[dict[str, str]]], Awaitable[str | None]]
+"""One short model call: messages in, reply text out, None when the model failed."""
+
+_PREFIX = re.compile(r"^(?:standalone\s+)?(?:search\s+)?query\s*:\s*", re.IGNORECASE)
+_MARKERS = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 
 
 def join_recent_user_turns(question: str, history: Sequence[Turn], turns: int = 2) -> str:
@@ -13,3 +33,40 @@ def join_recent_user_turns(question: str, history: Sequence[Turn], turns: int = 
     earlier = [turn.text for turn in history if turn.role == "user"][-turns:]
     earlier = [text for text in earlier if text.strip() != question.strip()]
     return " ".join([*earlier, question]).strip()
+
+
+def rewrite_messages(question: str, history: Sequence[Turn]) -> list[dict[str, str]]:
+    lines = []
+    for turn in history[-REWRITE_TURNS:]:
+        text = _MARKERS.sub("", turn.text).strip()
+        if len(text) > REWRITE_TURN_CHARS:
+            text = text[:REWRITE_TURN_CHARS] + " …"
+        lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {text}")
+    transcript = "\n".join(lines)
+    return [
+        {"role": "system", "content": REWRITE_SYSTEM_PROMPT},
+        {"role": "user", "content": f"Conversation:\n{transcript}\n\nLatest message: {question}\n\nStandalone query:"},
+    ]
+
+
+def clean_rewrite(reply: str) -> str | None:
+    """The query in a model's reply: its first line without labels or quotes; None if empty."""
+    lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    query = _PREFIX.sub("", lines[0]).strip().strip("\"'`“”").strip()
+    return query[:MAX_QUERY_CHARS] or None
+
+
+async def standalone_query(question: str, history: Sequence[Turn], complete: Complete) -> str:
+    """The search query for `question`: as is without history, else rewritten by one short
+    model call; the joined user turns when that call fails."""
+    if not history:
+        return question
+    reply = await complete(rewrite_messages(question, history))
+    query = clean_rewrite(reply) if reply else None
+    if query is None:
+        logger.info("follow-up rewrite unavailable; joining recent user turns")
+        return join_recent_user_turns(question, history)
+    logger.debug("follow-up %r rewritten as %r", question, query)
+    return query

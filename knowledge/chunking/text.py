@@ -1,3 +1,108 @@
-"""Placeholder: being written."""
-def chunk_text(document):  # noqa
-    raise NotImplementedError
+"""Line windows: the chunker for any text, and the pieces the other chunkers share.
+
+Windows hold about 60 lines with about 10 lines of overlap, end at a blank line when
+one is in the second half of the window, and never cut a line, except a single line
+longer than the character cap (minified code, data), which is cut on whitespace.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from knowledge.chunking.identifiers import chunk_keywords
+from knowledge.documents import Chunk, Document
+
+WINDOW_LINES = 60
+OVERLAP_LINES = 10
+MAX_CHARS = 4000
+MAX_TITLE_LABEL = 80
+
+# The line breaks Python's parser and the web hosts count; str.splitlines knows more.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def windows(lines: list[str], first: int = 1, last: int | None = None) -> Iterator[tuple[int, int, str]]:
+    """(start line, end line, text) windows over lines `first`..`last` (1-based, inclusive)."""
+    i, stop = first - 1, len(lines) if last is None else last
+    while i < stop:
+        while i < stop and not lines[i].strip():
+            i += 1
+        if i >= stop:
+            return
+        if len(lines[i]) > MAX_CHARS:
+            for piece in _cut_long_line(lines[i]):
+                yield i + 1, i + 1, piece
+            i += 1
+            continue
+        end, size = i + 1, len(lines[i])
+        while end < stop and end - i < WINDOW_LINES and size + 1 + len(lines[end]) <= MAX_CHARS:
+            size += 1 + len(lines[end])
+            end += 1
+        if end < stop:
+            end = _blank_line_break(lines, i, end)
+        kept = end
+        while not lines[kept - 1].strip():
+            kept -= 1
+        yield i + 1, kept, "\n".join(lines[i:kept])
+        if end >= stop:
+            return
+        i = max(end - min(OVERLAP_LINES, (end - i) // 4), i + 1)
+
+
+def build_chunk(
+    document: Document, ordinal: int, start: int, end: int, text: str, symbol: str = "", label: str = ""
+) -> Chunk:
+    """A chunk of `document` at lines `start`..`end`; `label` follows the title (e.g. `Class.method`)."""
+    if len(label) > MAX_TITLE_LABEL:
+        label = "…" + label[-(MAX_TITLE_LABEL - 1):]
+    return Chunk(
+        source=document.source,
+        document_id=document.external_id,
+        ordinal=ordinal,
+        kind=document.kind,
+        title=f"{document.title} · {label}" if label else document.title,
+        url=document.line_url.format(start=start, end=end) if document.line_url else document.url,
+        path=document.path,
+        text=text,
+        keywords=chunk_keywords(document.path, symbol, text, document.breadcrumb),
+        symbol=symbol,
+        start_line=start,
+        end_line=end,
+    )
+
+
+def chunk_text(document: Document) -> list[Chunk]:
+    lines = split_lines(document.content)
+    return [
+        build_chunk(document, ordinal, start, end, text)
+        for ordinal, (start, end, text) in enumerate(windows(lines))
+    ]
+
+
+def _blank_line_break(lines: list[str], start: int, end: int) -> int:
+    """Move a window's end back to a blank line in its second half, if there is one."""
+    for b in range(end - 1, start + (end - start) // 2, -1):
+        if not lines[b].strip():
+            return b
+    return end
+
+
+def _cut_long_line(line: str) -> Iterator[str]:
+    pos = 0
+    while pos < len(line):
+        cut = pos + MAX_CHARS
+        if cut < len(line):
+            space = line.rfind(" ", pos + MAX_CHARS // 2, cut)
+            cut = space + 1 if space > 0 else cut
+        piece = line[pos:cut].strip()
+        if piece:
+            yield piece
+        pos = cut

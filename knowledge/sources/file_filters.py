@@ -1,0 +1,96 @@
+"""Which repository files are never indexed, and why.
+
+Pure rules over a repo-relative path, its size and (optionally) its bytes, so the
+git source can reject most files before reading them. Secrets are rejected by name
+and, for any file that is read, by content: a secret must never reach the index.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+SECRET = "secret"
+PRIVATE_KEY = "private key"
+BINARY = "binary"
+TOO_LARGE = "too large"
+VENDORED = "vendored"
+GENERATED = "generated"
+LOCK_FILE = "lock file"
+
+_VENDORED_DIRS = frozenset({
+    "node_modules", "bower_components", "jspm_packages", "vendor", "third_party",
+    "dist", "build", "site-packages", ".venv", "venv", "__pycache__", ".yarn",
+})
+
+_LOCK_FILES = frozenset({
+    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb",
+    "poetry.lock", "pipfile.lock", "pdm.lock", "uv.lock", "cargo.lock", "go.sum",
+    "composer.lock", "gemfile.lock", "mix.lock", "flake.lock", "packages.lock.json",
+    "podfile.lock", "pubspec.lock",
+})
+
+_GENERATED_SUFFIXES = (".min.js", ".min.css", ".js.map", ".css.map", "_pb2.py", "_pb2_grpc.py", ".pb.go")
+
+_SECRET_NAMES = frozenset({
+    ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", ".htpasswd", ".pgpass",
+    ".dockercfg", "known_hosts", "authorized_keys",
+})
+_SECRET_PREFIXES = (".env", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "credentials", "secrets.")
+_SECRET_SUFFIXES = (
+    ".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".kdbx", ".ppk", ".tfstate",
+    ".tfstate.backup", ".secret", ".secrets",
+)
+
+_BINARY_SUFFIXES = frozenset({
+    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp", ".tiff", ".psd", ".pdf",
+    ".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar", ".jar", ".war", ".whl",
+    ".so", ".dylib", ".dll", ".exe", ".o", ".a", ".class", ".pyc", ".wasm",
+    ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp3", ".mp4", ".mov", ".avi", ".wav",
+    ".sqlite", ".db", ".parquet", ".npy", ".pkl",
+})
+
+_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
+
+
+def path_skip_reason(path: str, size: int, max_bytes: int) -> str | None:
+    """Why `path` (of `size` bytes) is not indexed, judged without reading it; None if it may be."""
+    parts = PurePosixPath(path).parts
+    name = parts[-1].lower() if parts else ""
+    if _is_secret_name(name):
+        return SECRET
+    if any(part.lower() in _VENDORED_DIRS for part in parts[:-1]):
+        return VENDORED
+    if name in _LOCK_FILES or name.endswith(".lock"):
+        return LOCK_FILE
+    if name.endswith(_GENERATED_SUFFIXES):
+        return GENERATED
+    if PurePosixPath(name).suffix in _BINARY_SUFFIXES:
+        return BINARY
+    if size > max_bytes:
+        return TOO_LARGE
+    return None
+
+
+def skip_reason(path: str, data: bytes, max_bytes: int) -> str | None:
+    """Why a file with these bytes is not indexed; None if it may be (then it decodes as UTF-8)."""
+    reason = path_skip_reason(path, len(data), max_bytes)
+    if reason:
+        return reason
+    if _PRIVATE_KEY.search(data):
+        return PRIVATE_KEY
+    if b"\x00" in data:
+        return BINARY
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return BINARY
+    return None
+
+
+def _is_secret_name(name: str) -> bool:
+    return (
+        name in _SECRET_NAMES
+        or name.startswith(_SECRET_PREFIXES)
+        or name.endswith(_SECRET_SUFFIXES)
+    )

@@ -1,0 +1,278 @@
+"""The contract every SearchIndex must pass, written once.
+
+A test module subclasses `IndexContract` and provides two fixtures: `store`, an
+`IndexStore` that opens handles on one fresh, empty index (every handle sees the same
+data, as separate processes would), and `corpus` (from `tests/test_index_contract.py`).
+Implementations without transactions set `atomic_replace = False`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from knowledge.documents import Chunk
+from knowledge.index import IndexModelMismatch, SearchFilters, SearchIndex
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass
+class IndexStore:
+    open: Callable[[], Awaitable[SearchIndex]]
+    dimension: int
+
+
+def code_chunk(document_id: str, ordinal: int, symbol: str, text: str, keywords: str, source: str = "repo") -> Chunk:
+    return Chunk(
+        source=source, document_id=document_id, ordinal=ordinal, kind="code",
+        title=f"{document_id} {symbol}", url=f"https://git.example/{document_id}#L{ordinal}",
+        path=document_id, text=text, keywords=f"{document_id} {keywords}", symbol=symbol,
+        start_line=ordinal * 10 + 1, end_line=ordinal * 10 + 9,
+    )
+
+
+def page_chunk(document_id: str, ordinal: int, title: str, text: str, source: str = "wiki") -> Chunk:
+    return Chunk(
+        source=source, document_id=document_id, ordinal=ordinal, kind="page", title=title,
+        url=f"https://wiki.example/{document_id}", path="", text=text, keywords=title, anchor=f"s{ordinal}",
+    )
+
+
+# A small team's knowledge: code in "repo", pages in "wiki". Document id → chunks.
+DOCUMENTS: dict[str, list[Chunk]] = {
+    "billing/retry.py": [
+        code_chunk("billing/retry.py", 0, "billing.retry.retry_with_backoff",
+                   "def retry_with_backoff(call, attempts=5):\n    delay = 0.5\n    for attempt in range(attempts):\n"
+                   "        try:\n            return call()\n        except TransientError:\n"
+                   "            time.sleep(delay)\n            delay *= 2\n",
+                   "billing retry retry with backoff call attempts delay transient error"),
+    ],
+    "auth/tokens.py": [
+        code_chunk("auth/tokens.py", 0, "auth.tokens.refresh_access_token",
+                   "def refresh_access_token(session):\n    response = session.post(TOKEN_URL, data={'grant_type': "
+                   "'refresh_token', 'refresh_token': session.refresh_token})\n    session.access_token = "
+                   "response.json()['access_token']\n",
+                   "auth tokens refresh access token session response grant type"),
+        code_chunk("auth/tokens.py", 1, "auth.tokens.revoke",
+                   "def revoke(session):\n    session.post(REVOKE_URL, data={'token': session.access_token})\n",
+                   "auth tokens revoke session"),
+    ],
+    "quota/limits.py": [
+        code_chunk("quota/limits.py", 0, "quota.limits.check_quota",
+                   "def check_quota(account, requested):\n    if account.used + requested > account.limit:\n"
+                   "        raise QuotaExceeded('ERR_QUOTA_4711', account.id)\n",
+                   "quota limits check quota account requested used limit exceeded"),
+    ],
+    "deploy": [
+        page_chunk("deploy", 0, "Deploying to production",
+                   "Releases go out through the release pipeline. Merge to main, wait for the green build, "
+                   "then approve the rollout in the deployment dashboard. Canary first, then all regions."),
+        page_chunk("deploy", 1, "Deploying to production",
+                   "Rolling back: open the deployment dashboard and pick the previous release."),
+    ],
+    "oncall": [
+        page_chunk("oncall", 0, "On-call handbook",
+                   "When you are paged at night, acknowledge the alert within five minutes, open an incident "
+                   "channel and post a status update every thirty minutes."),
+    ],
+    "onboarding": [
+        page_chunk("onboarding", 0, "Welcome aboard",
+                   "Your first week: get a laptop from IT, request access to the VPN and join the team "
+                   "channels. Your buddy will pair with you on a starter ticket."),
+    ],
+}
+
+
+@dataclass
+class Corpus:
+    vectors: dict[str, np.ndarray]  # chunk hash → vector
+    embed: Callable[[str], np.ndarray]
+
+    def of(self, chunks: list[Chunk]) -> np.ndarray:
+        return np.stack([self.vectors[chunk.hash] for chunk in chunks])
+
+
+async def fill(index: SearchIndex, corpus: Corpus, documents: dict[str, list[Chunk]] = DOCUMENTS) -> None:
+    for document_id, chunks in documents.items():
+        await index.replace_document(chunks[0].source, document_id, chunks, corpus.of(chunks))
+
+
+def paths(hits) -> list[str]:
+    return [hit.chunk.document_id for hit in hits]
+
+
+class IndexContract:
+    atomic_replace = True
+
+    @pytest.fixture
+    async def index(self, store: IndexStore, corpus: Corpus):
+        index = await store.open()
+        await index.bind_model(MODEL, store.dimension)
+        await fill(index, corpus)
+        yield index
+        await index.close()
+
+    async def search(self, index: SearchIndex, corpus: Corpus, text: str, k: int = 5, alpha: float = 0.5,
+                     filters: SearchFilters = SearchFilters()):
+        return await index.query(text, corpus.embed(text), k, alpha, filters)
+
+    async def test_finds_code_by_identifier_and_by_its_words(self, index, corpus):
+        assert paths(await self.search(index, corpus, "retry_with_backoff", alpha=0.0))[0] == "billing/retry.py"
+        assert paths(await self.search(index, corpus, "refresh access token"))[0] == "auth/tokens.py"
+        assert paths(await self.search(index, corpus, "where is ERR_QUOTA_4711 raised?"))[0] == "quota/limits.py"
+
+    async def test_finds_by_meaning(self, index, corpus):
+        question = "how do we ship a new version to prod?"
+        assert paths(await self.search(index, corpus, question, alpha=1.0))[0] == "deploy"
+        assert paths(await self.search(index, corpus, question))[0] == "deploy"
+
+    async def test_hybrid_beats_each_weak_side(self, index, corpus):
+        paraphrase = "what should I do when my pager goes off late"  # no shared keyword worth much
+        code = "where do we raise 4711"  # an opaque number: vectors alone are weak
+        assert paths(await self.search(index, corpus, paraphrase, alpha=0.0))[:1] != ["oncall"]
+        assert paths(await self.search(index, corpus, code, alpha=1.0))[:1] != ["quota/limits.py"]
+        assert paths(await self.search(index, corpus, paraphrase))[0] == "oncall"
+        assert paths(await self.search(index, corpus, code))[0] == "quota/limits.py"
+
+    @pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
+    async def test_filters_by_source_and_kind_on_both_sides(self, index, corpus, alpha):
+        question = "deployment dashboard access token"
+        wiki = await self.search(index, corpus, question, k=20, alpha=alpha, filters=SearchFilters(sources=("wiki",)))
+        code = await self.search(index, corpus, question, k=20, alpha=alpha, filters=SearchFilters(kinds=("code",)))
+        neither = await self.search(index, corpus, question, alpha=alpha,
+                                    filters=SearchFilters(sources=("wiki",), kinds=("code",)))
+        assert wiki and {hit.chunk.source for hit in wiki} == {"wiki"}
+        assert code and {hit.chunk.kind for hit in code} == {"code"}
+        assert neither == []
+
+    async def test_scores_are_normalized_and_sorted(self, index, corpus):
+        for alpha in (0.0, 0.3, 0.5, 1.0):
+            hits = await self.search(index, corpus, "rollback the release", k=4, alpha=alpha)
+            assert 0 < len(hits) <= 4
+            assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+            for hit in hits:
+                assert 0.0 <= hit.score <= 1.0 and 0.0 <= hit.keyword_score <= 1.0 and 0.0 <= hit.vector_score <= 1.0
+                assert -1.0 <= hit.similarity <= 1.0
+            if alpha in (0.0, 1.0):  # one side only: its best candidate normalizes to 1
+                assert hits[0].score == pytest.approx(1.0)
+
+    @pytest.mark.parametrize("question", ["???", "the of and is", '"', "AND OR NOT NEAR(", "*", "", "a-b:c^d"])
+    async def test_questions_without_keywords_do_not_crash(self, index, corpus, question):
+        hits = await index.query(question, corpus.embed(question or "?"), 3, 0.5)
+        assert len(hits) <= 3 and all(0.0 <= hit.score <= 1.0 for hit in hits)
+
+    async def test_replace_is_idempotent_and_drops_stale_chunks(self, index, corpus):
+        chunks = DOCUMENTS["deploy"]
+        before = await index.stats()
+        await index.replace_document("wiki", "deploy", chunks, corpus.of(chunks))
+        assert await index.stats() == before
+        rollback = await self.search(index, corpus, "rolling back", k=20, alpha=0.0)
+        assert [hit.chunk.ordinal for hit in rollback if hit.chunk.document_id == "deploy"] == [1]
+
+        await index.replace_document("wiki", "deploy", chunks[:1], corpus.of(chunks[:1]))
+        after = await index.stats()
+        assert after.chunks == before.chunks - 1 and after.documents == before.documents
+        hits = await self.search(index, corpus, "rolling back", k=20, alpha=0.0)
+        assert all(hit.chunk.ordinal == 0 for hit in hits if hit.chunk.document_id == "deploy")
+
+    async def test_delete_document_and_source(self, index, store, corpus):
+        await index.delete_document("repo", "auth/tokens.py")
+        assert "auth/tokens.py" not in paths(await self.search(index, corpus, "refresh access token", k=20))
+        stats = await index.stats()
+        assert (stats.chunks, stats.documents) == (6, 5)
+        await index.delete_source("wiki")
+        hits = await self.search(index, corpus, "deployment dashboard on-call", k=20)
+        assert hits and {hit.chunk.source for hit in hits} == {"repo"}
+        assert (await index.stats()).sources == {"repo": 2}
+        await index.replace_document("repo", "quota/limits.py", [], np.zeros((0, store.dimension)))
+        assert (await index.stats()).sources == {"repo": 1}
+
+    async def test_returns_whole_chunks(self, index, corpus):
+        hit = (await self.search(index, corpus, "retry_with_backoff", alpha=0.0))[0]
+        assert hit.chunk == DOCUMENTS["billing/retry.py"][0]
+
+    async def test_vectors_by_hash(self, index, corpus):
+        chunk = DOCUMENTS["oncall"][0]
+        found = await index.vectors_by_hash([chunk.hash, "0" * 64, chunk.hash])
+        assert set(found) == {chunk.hash}
+        np.testing.assert_allclose(found[chunk.hash], corpus.vectors[chunk.hash], rtol=1e-5, atol=1e-6)
+        assert await index.vectors_by_hash([]) == {}
+
+    async def test_bind_model(self, store, corpus):
+        index = await store.open()
+        try:
+            await index.bind_model("other-model", 8)  # an empty index takes any model
+            await index.bind_model(MODEL, store.dimension)
+            await fill(index, corpus, {"oncall": DOCUMENTS["oncall"]})
+            await index.bind_model(MODEL, store.dimension)
+            assert (await index.stats()).model == MODEL
+            with pytest.raises(IndexModelMismatch, match="other-model"):
+                await index.bind_model("other-model", store.dimension)
+            with pytest.raises(IndexModelMismatch):
+                await index.bind_model(MODEL, store.dimension + 1)
+        finally:
+            await index.close()
+
+    async def test_another_handle_sees_committed_changes(self, index, store, corpus):
+        other = await store.open()
+        try:
+            assert paths(await self.search(other, corpus, "paged at night", alpha=1.0))[0] == "oncall"
+            await index.delete_document("wiki", "oncall")
+            news = [page_chunk("incidents", 0, "Incident reviews", "Every incident gets a blameless postmortem.")]
+            corpus.vectors[news[0].hash] = corpus.embed(f"{news[0].title}\n{news[0].text}")
+            await index.replace_document("wiki", "incidents", news, corpus.of(news))
+            hits = await self.search(other, corpus, "blameless postmortem", k=20, alpha=1.0)
+            assert paths(hits)[0] == "incidents" and "oncall" not in paths(hits)
+            assert paths(await self.search(other, corpus, "postmortem", alpha=0.0)) == ["incidents"]
+            assert (await other.stats()).documents == 6
+        finally:
+            await other.close()
+
+    async def test_reader_sees_each_document_wholly_old_or_new(self, index, store, corpus):
+        if not self.atomic_replace:
+            pytest.skip("this index cannot replace a document atomically")
+        vector = corpus.embed("release notes")
+
+        def version(document: str, n: int) -> list[Chunk]:  # version n has n % 4 + 1 chunks
+            return [page_chunk(document, i, "Release notes", f"release notes version v{n} part {i}", source="notes")
+                    for i in range(n % 4 + 1)]
+
+        documents = ["alpha", "beta", "gamma"]
+        for document in documents:
+            chunks = version(document, 0)
+            await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
+        reader = await store.open()
+        done = asyncio.Event()
+
+        async def write() -> None:
+            for n in range(1, 25):
+                for document in documents:
+                    chunks = version(document, n)
+                    await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
+            done.set()
+
+        async def read(handle: SearchIndex) -> int:
+            checks = 0
+            while not done.is_set() or checks == 0:
+                hits = await handle.query("release notes", vector, 50, 0.5, SearchFilters(sources=("notes",)))
+                seen: dict[str, set[str]] = {}
+                for hit in hits:
+                    seen.setdefault(hit.chunk.document_id, set()).add(hit.chunk.text)
+                assert set(seen) == set(documents)
+                for document, texts in seen.items():
+                    versions = {text.split()[3] for text in texts}
+                    assert len(versions) == 1, f"{document} mixes versions {versions}"
+                    assert len(texts) == int(versions.pop()[1:]) % 4 + 1
+                checks += 1
+            return checks
+
+        try:
+            results = await asyncio.gather(write(), read(index), read(reader))
+        finally:
+            await reader.close()
+        assert all(checks > 0 for checks in results[1:])

@@ -1,0 +1,115 @@
+"""The SearchIndex contract on every implementation: SQLite always, Weaviate where WEAVIATE_URL is set."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge.index.sqlite import SqliteIndex, query_terms
+from tests.index_contract import DOCUMENTS, Corpus, IndexContract, IndexStore
+
+# Read at import: the autouse clean_environment fixture removes it during tests.
+WEAVIATE_URL = os.environ.get("WEAVIATE_URL")
+WEAVIATE_API_KEY = os.environ.get("WEAVIATE_API_KEY")
+
+
+@pytest.fixture(scope="session")
+def corpus(embedder) -> Corpus:
+    chunks = [chunk for document in DOCUMENTS.values() for chunk in document]
+    vectors = embedder.embed_sync([chunk.embedding_text for chunk in chunks])
+    return Corpus(
+        vectors={chunk.hash: vector for chunk, vector in zip(chunks, vectors)},
+        embed=lambda text: embedder.embed_sync([text])[0],
+    )
+
+
+class TestSqliteIndex(IndexContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path, embedder) -> IndexStore:
+        async def open_index() -> SqliteIndex:
+            return SqliteIndex(tmp_path / "index")
+
+        return IndexStore(open_index, embedder.dimension)
+
+
+@pytest.mark.weaviate
+@pytest.mark.skipif(not WEAVIATE_URL, reason="WEAVIATE_URL is not set")
+class TestWeaviateIndex(IndexContract):
+    atomic_replace = False  # Weaviate has no transactions: a replace upserts, then deletes leftovers
+
+    @pytest.fixture
+    async def store(self, embedder):
+        from knowledge.index.weaviate import WeaviateIndex
+
+        collection = f"LorebotTest{uuid.uuid4().hex[:10]}"
+
+        async def open_index() -> WeaviateIndex:
+            return WeaviateIndex(WEAVIATE_URL, WEAVIATE_API_KEY, collection=collection)
+
+        yield IndexStore(open_index, embedder.dimension)
+        cleanup = await open_index()
+        await cleanup.drop()
+        await cleanup.close()
+
+
+# SQLite specifics: the keyword query built from free text, and the in-memory matrix.
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Where is the retry logic?", '"retry" OR "logic"'),
+        ("getUserName", '"getusername" OR "user" OR "name"'),
+        ("parse_HTTPResponse v2", '"parse" OR "httpresponse" OR "http" OR "response" OR "v2"'),
+        ('AND "OR" NEAR(x, y) * -', '"near"'),
+        ("??? !!", ""),
+        ("how is it and what", ""),
+    ],
+)
+def test_query_terms_are_quoted_without_stopwords(text, expected):
+    assert " OR ".join(query_terms(text)) == expected
+
+
+async def test_matrix_updated_in_place_matches_a_fresh_load(tmp_path: Path):
+    from knowledge.index import SearchFilters
+    from tests.index_contract import code_chunk
+
+    rng = np.random.default_rng(7)
+    writer = SqliteIndex(tmp_path)
+    await writer.bind_model("m", 8)
+    query = rng.normal(size=8).astype(np.float32)
+    await writer.query("x", query, 1, 0.5)  # loads the (empty) matrix: later writes update it in place
+    for n in range(40):
+        document = f"f{n % 7}.py"
+        chunks = [code_chunk(document, i, "s", f"body {n} {i}", "k") for i in range(n % 3 + 1)]
+        await writer.replace_document("repo", document, chunks, rng.normal(size=(len(chunks), 8)))
+        if n % 5 == 0:
+            await writer.delete_document("repo", f"f{(n + 3) % 7}.py")
+    fresh = SqliteIndex(tmp_path)
+    for alpha in (1.0, 0.5):
+        kept = await writer.query("body", query, 50, alpha, SearchFilters(kinds=("code",)))
+        loaded = await fresh.query("body", query, 50, alpha, SearchFilters(kinds=("code",)))
+        assert [(hit.chunk, round(hit.score, 5)) for hit in kept] == [(hit.chunk, round(hit.score, 5)) for hit in loaded]
+    assert len(writer._vectors.slot_of) == (await writer.stats()).chunks
+    await writer.close()
+    await fresh.close()
+
+
+async def test_keyword_budget_leaves_out_the_most_common_terms(tmp_path: Path):
+    from tests.index_contract import code_chunk
+
+    index = SqliteIndex(tmp_path, keyword_budget=10)
+    await index.bind_model("m", 4)
+    chunks = [code_chunk(f"f{n}.py", 0, "s", "common words everywhere" + (" rare" if n == 3 else ""), "")
+              for n in range(30)]
+    for chunk in chunks:
+        await index.replace_document("repo", chunk.document_id, [chunk], np.ones((1, 4)))
+    kept = index._read(lambda conn: index._within_budget(conn, query_terms("common rare words")))
+    assert kept == ['"rare"']
+    hits = await index.query("common rare words", np.ones(4), 5, 0.0)
+    assert [hit.chunk.document_id for hit in hits] == ["f3.py"]
+    assert len(await index.query("common", np.ones(4), 50, 0.0)) == 30  # a lone term is always searched
+    await index.close()
