@@ -38,6 +38,12 @@ _BATCH = 200
 _EXPLAIN = re.compile(r"Result Set '?(\w+)[^)]*\) Document [^:]+: original score [^,]+, normalized score: ([\d.eE+-]+)")
 
 
+def _boosted_fields() -> list[str]:
+    """`title^8`-style field boosts: Weaviate takes whole numbers, so scale the smallest to 1."""
+    smallest = min(KEYWORD_FIELD_WEIGHTS.values())
+    return [f"{name}^{round(weight / smallest)}" for name, weight in KEYWORD_FIELD_WEIGHTS.items()]
+
+
 def _properties() -> list[Property]:
     exact = dict(data_type=DataType.TEXT, tokenization=Tokenization.FIELD, index_searchable=False)
     return [
@@ -185,7 +191,7 @@ class WeaviateIndex:
         query_vector = np.asarray(vector, dtype=np.float32).ravel()
         response = await collection.query.hybrid(
             query=text.strip() or None, vector=query_vector.tolist(), alpha=alpha, fusion_type=HybridFusion.RELATIVE_SCORE,
-            query_properties=[f"{name}^{weight:g}" for name, weight in KEYWORD_FIELD_WEIGHTS.items()],
+            query_properties=_boosted_fields(),
             limit=k, filters=_filters(filters), include_vector=True,
             return_metadata=MetadataQuery(score=True, explain_score=True),
         )
