@@ -140,7 +140,9 @@ async def build(directory: Path, size: int, dimension: int) -> tuple[SqliteIndex
     return index, time.perf_counter() - started
 
 
-async def measure(index: SqliteIndex, embedder: SentenceTransformerEmbedder, rounds: int, alpha: float) -> dict[str, list[float]]:
+async def measure(
+    index: SqliteIndex, embedder: SentenceTransformerEmbedder, rounds: int, alpha: float
+) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {"total": [], "embed": [], "hybrid": [], "keyword": [], "vector": []}
     for _ in range(rounds):
         for question in QUESTIONS:

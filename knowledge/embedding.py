@@ -7,6 +7,7 @@ import importlib.util
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -63,6 +64,9 @@ class SentenceTransformerEmbedder:
         )
         self.dimension = int(dimension())
         self.batch_size = batch_size
+        # One dedicated thread: torch runs about twice as slow on threads other than
+        # the first that used it, and asyncio.to_thread hands calls to any pool thread.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lorebot-embed")
 
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -77,4 +81,4 @@ class SentenceTransformerEmbedder:
         return vectors.astype(np.float32, copy=False)
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return await asyncio.to_thread(self.embed_sync, texts)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self.embed_sync, texts)

@@ -92,7 +92,7 @@ async def test_matrix_updated_in_place_matches_a_fresh_load(tmp_path: Path):
     for alpha in (1.0, 0.5):
         kept = await writer.query("body", query, 50, alpha, SearchFilters(kinds=("code",)))
         loaded = await fresh.query("body", query, 50, alpha, SearchFilters(kinds=("code",)))
-        assert [(hit.chunk, round(hit.score, 5)) for hit in kept] == [(hit.chunk, round(hit.score, 5)) for hit in loaded]
+        assert [(h.chunk, round(h.score, 5)) for h in kept] == [(h.chunk, round(h.score, 5)) for h in loaded]
     assert len(writer._vectors.slot_of) == (await writer.stats()).chunks
     await writer.close()
     await fresh.close()
@@ -113,3 +113,15 @@ async def test_keyword_budget_leaves_out_the_most_common_terms(tmp_path: Path):
     assert [hit.chunk.document_id for hit in hits] == ["f3.py"]
     assert len(await index.query("common", np.ones(4), 50, 0.0)) == 30  # a lone term is always searched
     await index.close()
+
+
+async def test_weaviate_index_constructs_without_a_server_and_reads_explain_scores():
+    from knowledge.index.weaviate import WeaviateIndex, side_scores
+
+    index = WeaviateIndex("http://127.0.0.1:9", None, collection="LorebotTest")
+    assert index.name == "LorebotTest"
+    await index.close()
+    explain = ("Hybrid (Result Set keyword,bm25) Document a: original score 3.1, normalized score: 0.2 - \n"
+               "Hybrid (Result Set vector,hybridVector) Document a: original score 0.9, normalized score: 0.6")
+    assert side_scores(explain, 0.6) == pytest.approx((0.5, 1.0))
+    assert side_scores("", 0.5) == (0.0, 0.0)

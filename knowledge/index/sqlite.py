@@ -19,8 +19,8 @@ import logging
 import re
 import sqlite3
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_QUERY_TERMS = 32
+_BM25 = "bm25({})".format(", ".join(str(KEYWORD_FIELD_WEIGHTS[name]) for name in ("title", "text", "keywords")))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -385,14 +386,17 @@ class SqliteIndex:
         )
 
     def _search(
-        self, conn: sqlite3.Connection, terms: list[str], query: np.ndarray, k: int, alpha: float, filters: SearchFilters
+        self, conn: sqlite3.Connection, terms: list[str], query: np.ndarray, k: int, alpha: float,
+        filters: SearchFilters,
     ) -> list[SearchHit]:
         n = max(k, self.candidates)
         keyword = self._keyword_thread.submit(self._keyword_candidates, conn, terms, n, filters) if terms else None
         vectors = self._vectors
         usable = vectors is not None and vectors.dimension == len(query)
-        by_vector = vectors.top(query, n, filters) if usable and alpha > 0.0 else {}
-        by_keyword = keyword.result() if keyword else {}
+        try:
+            by_vector = vectors.top(query, n, filters) if usable and alpha > 0.0 else {}
+        finally:  # the keyword side must be done with `conn` before the read transaction ends
+            by_keyword = keyword.result() if keyword else {}
         fused = fuse(by_keyword, by_vector, alpha, k)
         keys = [item.key for item in fused]
         chunks = self._chunks(conn, keys)
@@ -407,9 +411,8 @@ class SqliteIndex:
         self, conn: sqlite3.Connection, terms: list[str], n: int, filters: SearchFilters
     ) -> dict[int, float]:
         expression = " OR ".join(self._within_budget(conn, terms))
-        weights = "bm25({})".format(", ".join(str(KEYWORD_FIELD_WEIGHTS[name]) for name in ("title", "text", "keywords")))
         sql = "SELECT chunks_fts.rowid, rank FROM chunks_fts"
-        where, args = ["chunks_fts MATCH ?", "rank MATCH ?"], [expression, weights]
+        where, args = ["chunks_fts MATCH ?", "rank MATCH ?"], [expression, _BM25]
         if filters.sources or filters.kinds:
             sql += " JOIN chunks ON chunks.id = chunks_fts.rowid"
             for column, values in (("source", filters.sources), ("kind", filters.kinds)):
@@ -464,6 +467,8 @@ class SqliteIndex:
         return await asyncio.to_thread(self._read, lookup) if unique else {}
 
     async def stats(self) -> IndexStats:
+        """Chunk and document counts, the bound model, and chunks per source."""
+
         def count(conn: sqlite3.Connection) -> IndexStats:
             sources = dict(conn.execute("SELECT source, count(*) FROM chunks GROUP BY source").fetchall())
             documents = conn.execute(

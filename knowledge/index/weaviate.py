@@ -32,10 +32,13 @@ logger = logging.getLogger(__name__)
 
 _TEXT = tuple(KEYWORD_FIELD_WEIGHTS)
 _FIELDS = ("source", "document_id", "kind", "url", "path", "symbol", "anchor", "hash")
+_NUMBERS = ("ordinal", "start_line", "end_line")
 _META_ID = generate_uuid5("lorebot-index-meta")
 _BATCH = 200
 # "(Result Set keyword,bm25) Document …: original score 2.5, normalized score: 0.35"
-_EXPLAIN = re.compile(r"Result Set '?(\w+)[^)]*\) Document [^:]+: original score [^,]+, normalized score: ([\d.eE+-]+)")
+_EXPLAIN = re.compile(
+    r"Result Set '?(\w+)[^)]*\) Document [^:]+: original score [^,]+, normalized score: ([\d.eE+-]+)"
+)
 
 
 def _boosted_fields() -> list[str]:
@@ -149,7 +152,7 @@ class WeaviateIndex:
         objects = [
             DataObject(
                 uuid=generate_uuid5(chunk.id),
-                properties={name: getattr(chunk, name) for name in (*_TEXT, *_FIELDS, "ordinal", "start_line", "end_line")},
+                properties={name: getattr(chunk, name) for name in (*_TEXT, *_FIELDS, *_NUMBERS)},
                 vector=np.asarray(vector, dtype=np.float32).tolist(),
             )
             for chunk, vector in zip(chunks, vectors)
@@ -190,7 +193,8 @@ class WeaviateIndex:
         collection, _ = await self._collections()
         query_vector = np.asarray(vector, dtype=np.float32).ravel()
         response = await collection.query.hybrid(
-            query=text.strip() or None, vector=query_vector.tolist(), alpha=alpha, fusion_type=HybridFusion.RELATIVE_SCORE,
+            query=text.strip() or None, vector=query_vector.tolist(),
+            alpha=alpha, fusion_type=HybridFusion.RELATIVE_SCORE,
             query_properties=_boosted_fields(),
             limit=k, filters=_filters(filters), include_vector=True,
             return_metadata=MetadataQuery(score=True, explain_score=True),
@@ -212,11 +216,13 @@ class WeaviateIndex:
         documents = 0
         for source in sources:
             by_document = await chunks.aggregate.over_all(
-                filters=Filter.by_property("source").equal(source), group_by=GroupByAggregate(prop="document_id", limit=1_000_000), total_count=True
+                filters=Filter.by_property("source").equal(source),
+                group_by=GroupByAggregate(prop="document_id", limit=1_000_000), total_count=True,
             )
             documents += len(by_document.groups)
         stored = await meta.query.fetch_object_by_id(_META_ID)
-        return IndexStats(sum(sources.values()), documents, stored.properties.get("model") if stored else None, sources)
+        model = stored.properties.get("model") if stored else None
+        return IndexStats(sum(sources.values()), documents, model, sources)
 
     async def drop(self) -> None:
         """Delete the collections (the index is derived data: a full sync rebuilds it)."""
