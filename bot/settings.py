@@ -22,6 +22,10 @@ from pydantic_settings import (
 CommaList = Annotated[list[str], NoDecode]
 
 
+def secret_value(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
+
+
 class SourceConfig(BaseModel):
     """One `[[sources]]` entry of the TOML file."""
 

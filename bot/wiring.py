@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from bot.answering import Answerer
 from bot.answering.extractive import ExtractiveAnswerer
-from bot.settings import Settings, SourceConfig
+from bot.settings import Settings, SourceConfig, secret_value
 from knowledge.embedding import Embedder, SentenceTransformerEmbedder
 from knowledge.index import SearchIndex
 from knowledge.retriever import Retriever
@@ -22,8 +22,7 @@ def open_index(settings: Settings) -> SearchIndex:
     if settings.weaviate_url:
         from knowledge.index.weaviate import WeaviateIndex
 
-        api_key = settings.weaviate_api_key.get_secret_value() if settings.weaviate_api_key else None
-        return WeaviateIndex(settings.weaviate_url, api_key)
+        return WeaviateIndex(settings.weaviate_url, secret_value(settings.weaviate_api_key))
     from knowledge.index.sqlite import SqliteIndex
 
     return SqliteIndex(settings.index_dir)
@@ -43,7 +42,7 @@ def build_answerer(settings: Settings, retriever: Retriever) -> Answerer:
         settings.llm_model,
         fallback_models=settings.llm_fallback_models,
         api_base=settings.llm_api_base,
-        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        api_key=secret_value(settings.llm_api_key),
         timeout=settings.llm_timeout_seconds,
         max_retries=settings.llm_max_retries,
         k=settings.search_k,
@@ -77,7 +76,8 @@ def build_sources(settings: Settings) -> list[Source]:
 
     configs = list(settings.sources)
     configs += [SourceConfig(kind="git", url=spec) for spec in settings.repos]
-    if settings.confluence_url or settings.confluence_spaces:
+    configured_in_file = any(config.kind == "confluence" for config in configs)
+    if settings.confluence_spaces or (settings.confluence_url and not configured_in_file):
         configs.append(SourceConfig(kind="confluence", name="confluence", spaces=settings.confluence_spaces))
 
     sources: list[Source] = []
@@ -104,15 +104,14 @@ def _confluence_source(settings: Settings, config: SourceConfig, name: str) -> S
     spaces = config.spaces or settings.confluence_spaces
     if not spaces:
         raise SourceConfigError("CONFLUENCE_SPACES is empty; list the space keys to index, comma-separated.")
-    secret = lambda value: value.get_secret_value() if value else None  # noqa: E731
     blogposts = settings.confluence_include_blogposts if config.include_blogposts is None else config.include_blogposts
     return ConfluenceSource(
         name,
         settings.confluence_url,
         spaces,
         username=settings.confluence_username,
-        api_token=secret(settings.confluence_api_token),
-        token=secret(settings.confluence_token),
+        api_token=secret_value(settings.confluence_api_token),
+        token=secret_value(settings.confluence_token),
         include_blogposts=blogposts,
     )
 

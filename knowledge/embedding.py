@@ -81,4 +81,16 @@ class SentenceTransformerEmbedder:
         return vectors.astype(np.float32, copy=False)
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self.embed_sync, texts)
+        """Embed on the model's own thread, one batch per turn.
+
+        A sync's thousands of chunks go in length-sorted batches (little padding), each its
+        own turn on the thread, so a question asked meanwhile waits for one batch, not the
+        whole sync.
+        """
+        loop = asyncio.get_running_loop()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            vectors[batch] = await loop.run_in_executor(self._thread, self.embed_sync, [texts[i] for i in batch])
+        return vectors

@@ -108,6 +108,12 @@ class SyncPipeline:
     async def sync(self, source: Source, full: bool = False) -> SyncSummary:
         started = time.perf_counter()
         stored_cursor, indexed = await self.state.begin(source.name, source.kind)
+        if indexed and not full and not (await self.index.stats()).sources.get(source.name):
+            logger.warning(
+                "the index holds nothing of %s though %d documents are recorded (rebuilt or lost?): "
+                "re-reading everything", source.name, len(indexed),
+            )
+            full = True
         run = _Run(source, indexed, full)
         try:
             cursor = None if full else stored_cursor

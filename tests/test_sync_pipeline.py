@@ -148,3 +148,15 @@ async def test_full_sync_rereads_everything_but_embeds_nothing_new(pipeline) -> 
     full = await sync.sync(source, full=True)
     assert source.cursors == [None] and source.indexed_seen == [{}]
     assert (full.updated, full.chunks_embedded, full.deleted) == (1, 0, 0)
+
+
+async def test_a_lost_index_is_refilled_by_a_plain_sync(pipeline, tmp_path: Path, embedder) -> None:
+    sync, index, _ = pipeline
+    await sync.sync(ScriptedSource([doc("a.py", ALPHA), Checkpoint("c1")]))
+    await index.delete_source("notes")  # as if the index directory had been removed
+
+    source = ScriptedSource([doc("a.py", ALPHA), Checkpoint("c2")])
+    summary = await sync.sync(source)
+    assert source.cursors == [None]
+    assert (summary.updated, summary.chunks_embedded) == (1, 1)
+    assert await paths_found(index, embedder, "exponential backoff retries") == ["a.py"]

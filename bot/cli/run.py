@@ -12,7 +12,7 @@ from bot.cli.runtime import CommandError, load_settings, run as run_command
 from bot.conversations import SqlConversationStore
 from bot.db.engine import upgrade
 from bot.scheduling import start_sync_scheduler
-from bot.settings import Settings
+from bot.settings import Settings, secret_value
 from bot.slack.bot import build_slack_bot
 from bot.slack.client import SlackTokenError, build_web_client, require_tokens, verify_tokens
 from bot.slack.correlation import CorrelationFilter
@@ -37,8 +37,7 @@ def _log_with_correlation_ids() -> None:
 async def serve(settings: Settings) -> None:
     try:
         bot_token, app_token = require_tokens(
-            settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
-            settings.slack_app_token.get_secret_value() if settings.slack_app_token else None,
+            secret_value(settings.slack_bot_token), secret_value(settings.slack_app_token)
         )
         client = build_web_client(bot_token, settings.slack_api_url)
         identity = await verify_tokens(client, app_token)
