@@ -19,8 +19,9 @@ def is_confident(hits: Sequence[SearchHit], threshold: float) -> bool:
 
 
 def _quote(hit: SearchHit, query: str) -> str:
+    """Code in a fence; prose, and snippets that hold a fence of their own, as a quote."""
     snippet = best_snippet(hit.chunk.text, query)
-    if hit.chunk.kind == "code":
+    if hit.chunk.kind == "code" and "```" not in snippet:
         return f"```\n{snippet}\n```"
     return "\n".join(f"> {line}" for line in snippet.splitlines())
 
