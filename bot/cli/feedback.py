@@ -1,6 +1,10 @@
-"""`lorebot feedback`: answers given in Slack with their question, sources and reactions."""
+"""`lorebot feedback`: answers given in Slack with their question, sources and reactions,
+and the well-rated ones as eval questions, so real use grows the retrieval dev set."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
@@ -22,7 +26,7 @@ def answer_json(row: AnswerWithFeedback) -> dict:
         "latency_ms": row.latency_ms,
         "channel": row.channel_id,
         "message_ts": row.message_ts,
-        "score": sum(r.polarity for r in row.reactions if r.removed_at is None),
+        "score": net_score(row),
         "sources": [
             {"rank": s.rank, "score": round(s.score, 4), "title": s.title, "url": s.url, "source": s.source,
              "path": s.path, "cited": s.cited}
@@ -34,6 +38,21 @@ def answer_json(row: AnswerWithFeedback) -> dict:
             for r in row.reactions
         ],
     }
+
+
+def net_score(row: AnswerWithFeedback) -> int:
+    return sum(r.polarity for r in row.reactions if r.removed_at is None)
+
+
+def eval_lines(rows: list[AnswerWithFeedback]) -> list[dict]:
+    """`lorebot eval` lines from answers people rated up: the query retrieval got, and the
+    paths it cited (paths, not links: links carry a commit and go stale)."""
+    lines = []
+    for row in rows:
+        cited = list(dict.fromkeys(s.path for s in row.sources if s.cited and s.path))
+        if net_score(row) > 0 and cited and not row.abstained:
+            lines.append({"id": f"feedback-{row.id}", "question": row.standalone_query, "expected": cited})
+    return lines
 
 
 def answer_text(row: AnswerWithFeedback) -> str:
@@ -52,6 +71,9 @@ def answer_text(row: AnswerWithFeedback) -> str:
 def feedback(
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many answers, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    eval_out: Path | None = typer.Option(
+        None, "--eval-out", dir_okay=False, help="Also write answers rated up as `lorebot eval` JSONL lines here."
+    ),
 ) -> None:
     """Answers given in Slack, newest first: question, sources (* = cited) and reactions."""
     settings = load_settings()
@@ -65,6 +87,10 @@ def feedback(
             await store.close()
 
     rows = run(_load())
+    if eval_out:
+        lines = eval_lines(rows)
+        eval_out.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+        typer.echo(f"Wrote {len(lines)} eval questions to {eval_out}.", err=True)
     if as_json:
         print_json({"answers": [answer_json(row) for row in rows]})
     elif not rows:
