@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -10,9 +11,11 @@ from bot.db.sync_state import SqlSyncState
 from bot.settings import Settings
 from bot.wiring import build_sources, load_embedder, open_index
 from knowledge.embedding import Embedder
-from knowledge.index import SearchIndex
+from knowledge.index import IndexModelMismatch, SearchIndex
 from knowledge.sources import Source, SourceConfigError
 from knowledge.sync import SyncPipeline, SyncProgress, SyncSummary
+
+logger = logging.getLogger(__name__)
 
 
 class SyncService:
@@ -38,10 +41,13 @@ async def open_sync_service(
     index: SearchIndex | None = None,
     embedder: Embedder | None = None,
     progress: SyncProgress | None = None,
+    rebuild_for_new_model: bool = False,
 ) -> AsyncIterator[SyncService]:
     """A ready SyncService: database migrated, sources built, the index bound to the model.
 
     Pass the `index` and `embedder` a running bot already holds, so both share them.
+    With `rebuild_for_new_model` (a full sync), an index of another embedding model is
+    cleared rather than refused.
     """
     sources = build_sources(settings)
     if not sources:
@@ -55,7 +61,14 @@ async def open_sync_service(
     index = index or open_index(settings)
     try:
         embedder = embedder or load_embedder(settings)
-        await index.bind_model(embedder.model_name, embedder.dimension)
+        try:
+            await index.bind_model(embedder.model_name, embedder.dimension)
+        except IndexModelMismatch:
+            if not rebuild_for_new_model:
+                raise
+            logger.warning("the embedding model changed to %s: clearing the index to rebuild it", embedder.model_name)
+            await index.clear()
+            await index.bind_model(embedder.model_name, embedder.dimension)
         state = SqlSyncState(session_factory(engine))
         yield SyncService(sources, SyncPipeline(index, embedder, state, progress))
     finally:

