@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from knowledge.retriever import DEFAULT_ALPHA
+
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -74,7 +76,7 @@ class Settings(BaseSettings):
 
     sync_interval_minutes: int = 60
 
-    search_alpha: float = 0.5
+    search_alpha: float = DEFAULT_ALPHA
     search_k: int = 5
     abstain_threshold: float = 0.35
 

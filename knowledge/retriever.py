@@ -11,6 +11,8 @@ from knowledge.index import SearchFilters, SearchHit, SearchIndex
 logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 4000
+# Hybrid weighting (0: keywords only, 1: vectors only), tuned on the dev set: docs/benchmarks.md.
+DEFAULT_ALPHA = 0.6
 
 
 class QueryError(ValueError):
@@ -30,7 +32,7 @@ def validate_query(text: str) -> str:
 
 
 class Retriever:
-    def __init__(self, index: SearchIndex, embedder: Embedder, alpha: float = 0.5) -> None:
+    def __init__(self, index: SearchIndex, embedder: Embedder, alpha: float = DEFAULT_ALPHA) -> None:
         self.index = index
         self.embedder = embedder
         self.alpha = alpha

