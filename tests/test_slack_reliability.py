@@ -143,3 +143,43 @@ async def test_watchdog_gives_up_when_reconnecting_keeps_failing(
             await asyncio.wait_for(running.runner.run_until(asyncio.Event()), 15)
     finally:
         await running.stop()
+
+
+async def test_a_postgresql_restart_under_a_running_bot_loses_no_later_question(
+    fake: FakeSlack, postgres_url: str, answerer
+) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from bot.db.engine import upgrade
+
+    await upgrade(postgres_url)
+    store = SqlConversationStore.from_url(postgres_url)
+    running = await start_bot(fake, store, answerer)
+    try:
+        first = await mention(fake, "where is the retry logic for payments?")
+        assert RETRY_URL in await answered(running, first["ts"])
+
+        # What a restart looks like to clients: every server-side connection of the database dies.
+        url = make_url(postgres_url)
+        admin = await asyncpg.connect(user=url.username, password=url.password or None, database="postgres",
+                                      host=url.query.get("host") or url.host, port=url.port)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()", url.database,
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1  # the bot's pooled connection was there to be cut
+
+        await mention(fake, "where is the retry logic for payments?", thread_ts=first["ts"])
+        await fake.wait_for("chat.postMessage", where=in_thread(first["ts"]), count=2)
+        assert await running.bot.tasks.join(15)
+    finally:
+        await running.stop()
+    replies = [m for m in fake.thread(CHANNEL, first["ts"]) if m.get("bot_id")]
+    assert len(replies) == 2 and RETRY_URL in replies[1]["text"] and "Sorry" not in replies[1]["text"]
+    answers = await store.answers_with_feedback()
+    await store.close()
+    assert len(answers) == 2  # both answers stored, the second over a new connection
