@@ -2,7 +2,7 @@
 
 The model is the OpenAI-compatible stub from the tests, answering at once, reached through
 the real litellm over HTTP on 127.0.0.1; the index is the dev-set corpus (see
-calibrate_abstention.py). For each answerable question: retrieval alone, then the full
+devset/corpus.py). For each answerable question: retrieval alone, then the full
 `answer()` and `stream()`; the added latency is their paired difference. Target: p50 ≤ 30 ms.
 
     python bench/answer_overhead.py [ROUNDS]
@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # for tests.fakes
 
-from calibrate_abstention import ANSWERABLE, corpus_settings  # noqa: E402
+from devset.corpus import ANSWERABLE, synced_settings  # noqa: E402
+from timing import p50_p95  # noqa: E402
 
 from bot.answering.llm import LLMAnswerer  # noqa: E402
 from bot.answering.prompt import build_prompt  # noqa: E402
@@ -32,14 +32,9 @@ from tests.fakes.llm_server import LLMStub  # noqa: E402
 REPLY = "The width is computed from the ratio of completed to total steps [1], rounded to cells [2]."
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def line(label: str, values: list[float]) -> str:
-    return (f"{label:<34} p50 {statistics.median(values):7.2f} ms   p95 {pct(values, 0.95):7.2f} ms   "
-            f"n={len(values)}")
+    p50, p95 = p50_p95(values)
+    return f"{label:<34} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms   n={len(values)}"
 
 
 async def timed(coroutine) -> float:  # type: ignore[no-untyped-def]
@@ -50,7 +45,7 @@ async def timed(coroutine) -> float:  # type: ignore[no-untyped-def]
 
 async def main(rounds: int) -> None:
     logging.basicConfig(level=logging.WARNING)
-    settings = await corpus_settings()
+    settings = await synced_settings()
     questions = [q.question for q in load_questions(ANSWERABLE)]
     async with LLMStub() as stub, open_retriever(settings) as retriever:
         stub.respond_with(REPLY)

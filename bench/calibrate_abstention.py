@@ -17,35 +17,16 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import sys
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE / "devset"))
 
-from build_corpus import build  # noqa: E402
+from devset.corpus import ANSWERABLE, UNANSWERABLE, synced_settings  # noqa: E402
 
-from bot.settings import Settings  # noqa: E402
-from bot.syncing import open_sync_service  # noqa: E402
 from bot.wiring import open_retriever  # noqa: E402
 from knowledge.evaluation import EvalResult, load_questions  # noqa: E402
 
-WORK = HERE / ".work"
-ANSWERABLE = HERE / "devset" / "rich.jsonl"
-UNANSWERABLE = HERE / "devset" / "rich_unanswerable.jsonl"
 MAX_WRONG_ABSTAIN = 0.05
 THRESHOLDS = [round(0.10 + 0.025 * i, 3) for i in range(21)]  # 0.10 .. 0.60
-
-
-async def corpus_settings() -> Settings:
-    """Settings for an index of the dev-set corpus, synced (incrementally) in its own data dir."""
-    settings = Settings(data_dir=WORK / "data-answering", repos=[str(build())])
-    async with open_sync_service(settings) as service:
-        (summary,) = await service.sync()
-    print(f"corpus synced: {summary.chunks_embedded} chunks embedded, {summary.seconds:.1f}s")
-    return settings
 
 
 def recommend(answerable: list[float], unanswerable: list[float]) -> float:
@@ -68,7 +49,7 @@ def listing(scores: dict[str, float], strongest: bool) -> str:
 
 
 async def main() -> None:
-    settings = await corpus_settings()
+    settings = await synced_settings()
     questions = load_questions(ANSWERABLE) + load_questions(UNANSWERABLE)
     async with open_retriever(settings) as retriever:
         results = [EvalResult(q, await retriever.search(q.question, settings.search_k)) for q in questions]

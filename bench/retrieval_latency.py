@@ -15,13 +15,14 @@ import argparse
 import asyncio
 import re
 import shutil
-import statistics
 import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from timing import p50_p95_text
 
 from knowledge.documents import Chunk
 from knowledge.embedding import SentenceTransformerEmbedder
@@ -161,12 +162,6 @@ async def measure(
     return timings
 
 
-def percentiles(values: list[float]) -> str:
-    ms = sorted(v * 1000 for v in values)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-    return f"p50 {statistics.median(ms):6.1f} ms  p95 {p95:6.1f} ms"
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -192,7 +187,7 @@ async def main() -> None:
         print(f"RSS: {rss_mb():.0f} MB ({rss_mb() - baseline:+.0f} MB over the model)")
         print(f"retrieval, k=10, alpha={args.alpha}, {len(timings['total'])} queries:")
         for name, values in timings.items():
-            print(f"  {name:8s} {percentiles(values)}")
+            print(f"  {name:8s} {p50_p95_text([v * 1000 for v in values])}")
         await reopened.close()
         await index.close()
 

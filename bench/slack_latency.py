@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import logging
 import shutil
-import statistics
 import sys
 import sysconfig
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fakes
+
+from timing import p50_p95_text  # noqa: E402
 
 from bot.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from bot.conversations import SqlConversationStore  # noqa: E402
@@ -88,10 +89,6 @@ async def build_index(directory: Path, count: int, dimension: int, model: str) -
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         await index.replace_document("bench", path, chunks, vectors)
     return index
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 async def ask(fake: FakeSlack, text: str) -> tuple[str, list[str]]:
@@ -160,12 +157,12 @@ async def main(chunks: int, questions: int, burst: int) -> None:
     await index.close()
 
     print(f"sequential, {questions} questions (2 envelopes each):")
-    print(f"  ack latency      p50 {statistics.median(acks):6.1f} ms   p95 {percentile(acks, 95):6.1f} ms   (target p95 <= 100)")
-    print(f"  event-to-reply   p50 {statistics.median(replies):6.1f} ms   p95 {percentile(replies, 95):6.1f} ms   (target p50 <= 150)")
+    print(f"  ack latency      {p50_p95_text(acks)}   (target p95 <= 100)")
+    print(f"  event-to-reply   {p50_p95_text(replies)}   (target p50 <= 150)")
     print(f"burst, {burst} questions in flight at once:")
     print(f"  answered exactly once: {sum(1 for n in per_thread if n == 1)}/{burst}"
           f" (threads with 0: {per_thread.count(0)}, with >1: {sum(1 for n in per_thread if n > 1)})")
-    print(f"  ack latency      p50 {statistics.median(burst_acks):6.1f} ms   p95 {percentile(burst_acks, 95):6.1f} ms")
+    print(f"  ack latency      {p50_p95_text(burst_acks)}")
     print(f"  all answered in  {(max(burst_replies) - burst_started) * 1000:6.0f} ms")
     print(f"answers stored: {stored} (expected {5 + questions + burst})")
 

@@ -12,16 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE / "devset"))
 
-from build_corpus import build  # noqa: E402
+from devset.corpus import ANSWERABLE, UNANSWERABLE, WORK, build  # noqa: E402
 
 from bot.settings import Settings  # noqa: E402
 from bot.syncing import open_sync_service  # noqa: E402
@@ -31,9 +27,6 @@ from knowledge.documents import Document  # noqa: E402
 from knowledge.evaluation import EvalResult, load_questions, metrics  # noqa: E402
 from knowledge.sources.git import GitSource  # noqa: E402
 
-WORK = HERE / ".work"
-QUESTIONS = HERE / "devset" / "rich.jsonl"
-UNANSWERABLE = HERE / "devset" / "rich_unanswerable.jsonl"
 
 
 async def embedding_throughput(settings: Settings, repo: Path) -> tuple[int, float]:
@@ -67,7 +60,7 @@ async def main() -> None:
     count, rate = await embedding_throughput(settings, repo)
     print(f"embedding throughput: {rate:.1f} chunks/s over {count} code chunks (batch {settings.embedding_batch_size})")
 
-    questions = load_questions(QUESTIONS)
+    questions = load_questions(ANSWERABLE)
     if UNANSWERABLE.exists():
         questions += load_questions(UNANSWERABLE)
     async with open_retriever(settings) as retriever:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+pytest_plugins = ["tests.slack_harness"]  # the Slack emulator fixtures, for every Slack test module
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 

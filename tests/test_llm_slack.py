@@ -10,18 +10,7 @@ from knowledge.index.sqlite import SqliteIndex
 from knowledge.retriever import Retriever
 from tests.fakes.llm_server import LLMStub, Reply, llm_stub, loopback_only  # noqa: F401  (fixtures)
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import (  # noqa: F401  (fixtures)
-    CHANNEL,
-    RETRY_URL,
-    answered,
-    database,
-    fake,
-    in_thread,
-    mention,
-    slack_index,
-    start_bot,
-    store,
-)
+from tests.slack_harness import CHANNEL, RETRY_URL, answered, in_thread, mention, start_bot
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 

@@ -3,22 +3,7 @@
 from __future__ import annotations
 
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import (  # noqa: F401  (fixtures)
-    CHANNEL,
-    DEPLOY_URL,
-    RETRY_URL,
-    RunningBot,
-    answered,
-    answerer,
-    bot_text,
-    database,
-    fake,
-    in_thread,
-    mention,
-    running,
-    slack_index,
-    store,
-)
+from tests.slack_harness import CHANNEL, DEPLOY_URL, RETRY_URL, RunningBot, answered, in_thread, mention
 
 
 async def test_mention_gets_one_threaded_answer_with_the_file_link(running: RunningBot) -> None:

@@ -20,7 +20,7 @@ from bot.db.engine import upgrade
 from bot.settings import Settings
 from bot.slack.client import SlackTokenError, build_web_client, verify_tokens
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import CHANNEL, fake, in_thread, mention  # noqa: F401  (fixtures)
+from tests.slack_harness import in_thread, mention
 
 
 def test_run_without_tokens_names_both_settings() -> None:

@@ -13,21 +13,15 @@ from bot.answering import Answer, AnswerDelta, Turn
 from bot.conversations import SqlConversationStore
 from bot.slack.watchdog import ConnectionLost
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import (  # noqa: F401  (fixtures)
+from tests.slack_harness import (
     CHANNEL,
     RETRY_URL,
     RunningBot,
     answered,
-    answerer,
     bot_text,
-    database,
-    fake,
     in_thread,
     mention,
-    running,
-    slack_index,
     start_bot,
-    store,
 )
 
 REFERENCE = re.compile(r"reference `(\w+)`")

@@ -7,17 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from bot.answering import Answer, AnswerDelta, Citation, Turn
 from bot.conversations import SqlConversationStore
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import (  # noqa: F401  (fixtures)
-    CHANNEL,
-    RETRY_URL,
-    answered,
-    database,
-    fake,
-    in_thread,
-    mention,
-    start_bot,
-    store,
-)
+from tests.slack_harness import CHANNEL, RETRY_URL, answered, in_thread, mention, start_bot
 
 
 class ScriptedAnswerer:

@@ -1,10 +1,11 @@
-"""Make a git repository of the installed `rich` library's source: the dev-set corpus.
+"""The dev-set corpus: a git repository of the installed `rich` library's source, and
+the questions about it.
 
 rich is installed with lorebot (typer depends on it), so every machine has the same
 real codebase to ask about. Its origin is set to the public GitHub URL (never fetched)
 so links have the GitHub form.
 
-    python bench/devset/build_corpus.py [TARGET]   # default bench/.work/rich-repo
+    python bench/devset/corpus.py [TARGET]   # build only; default bench/.work/rich-repo
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from pathlib import Path
 
 import rich
 
-DEFAULT_TARGET = Path(__file__).resolve().parents[1] / ".work" / "rich-repo"
+from bot.settings import Settings
+from bot.syncing import open_sync_service
+
+WORK = Path(__file__).resolve().parents[1] / ".work"
+DEFAULT_TARGET = WORK / "rich-repo"
+ANSWERABLE = Path(__file__).resolve().parent / "rich.jsonl"
+UNANSWERABLE = Path(__file__).resolve().parent / "rich_unanswerable.jsonl"
 
 
 def build(target: Path = DEFAULT_TARGET) -> Path:
@@ -32,6 +39,15 @@ def build(target: Path = DEFAULT_TARGET) -> Path:
     subprocess.run([*git, "commit", "-q", "-m", "rich source"], check=True, env=env)
     subprocess.run([*git, "remote", "add", "origin", "https://github.com/Textualize/rich.git"], check=True)
     return target
+
+
+async def synced_settings(data_dir_name: str = "data-answering") -> Settings:
+    """Settings for an index of the corpus in `WORK/<data_dir_name>`, synced (incrementally)."""
+    settings = Settings(data_dir=WORK / data_dir_name, repos=[str(build())])
+    async with open_sync_service(settings) as service:
+        (summary,) = await service.sync()
+    print(f"corpus synced: {summary.chunks_embedded} chunks embedded, {summary.seconds:.1f}s")
+    return settings
 
 
 if __name__ == "__main__":
