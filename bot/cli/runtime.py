@@ -54,9 +54,13 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     except (CommandError, *_PLAIN_ERRORS) as exc:
         fail(str(exc))
-    except (OperationalError, DBAPIError, OSError) as exc:
-        logger.debug("database or I/O failure", exc_info=True)
-        fail(f"cannot reach the database or a file it needs ({type(exc).__name__}: {str(exc).splitlines()[0]}); check DATABASE_URL and DATA_DIR.")
+    except (OperationalError, DBAPIError, OSError) as exc:  # asyncpg raises OSError itself when refused
+        logger.info("database or I/O failure", exc_info=True)  # shown with -v
+        detail = next(iter(str(exc).splitlines()), "") or "no detail"
+        fail(
+            f"cannot reach the database or a file it needs ({type(exc).__name__}: {detail}); "
+            "check DATABASE_URL and DATA_DIR."
+        )
 
 
 def print_json(payload: Any) -> None:
