@@ -1,0 +1,113 @@
+"""The benchmark corpora: real codebases with their own docs and tests, from the package registries.
+
+Each `bench/corpora/<name>/corpus.json` names a release: a PyPI sdist (which carries
+`docs/` and `tests/`) or a Go module zip from the module proxy (the whole repository at
+that tag). `build(name)` downloads it once, unpacks it without its top folder and commits
+it as a git repository whose `origin` is the project's real host, so lorebot's links take
+the host's own form. Question sets beside it: `dev.jsonl` (tuned on) and `test.jsonl`
+(reported, never tuned on).
+
+    python bench/corpora/build.py [NAME ...]   # build; prints each repository's path
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE.parent / ".work" / "corpora"
+_COMMIT_DATE = "2026-01-01T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    registry: str  # "pypi" or "go"
+    package: str
+    version: str
+    origin: str
+
+    @property
+    def repo(self) -> Path:
+        return WORK / self.name
+
+    def questions(self, split: str) -> Path:
+        return HERE / self.name / f"{split}.jsonl"
+
+
+def corpora() -> list[Corpus]:
+    return [
+        Corpus(path.parent.name, **json.loads(path.read_text()))
+        for path in sorted(HERE.glob("*/corpus.json"))
+    ]
+
+
+def _download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=120) as response:
+        return response.read()
+
+
+def _pypi_sdist(package: str, version: str) -> bytes:
+    meta_url = f"https://pypi.org/pypi/{package}/json"
+    releases = json.loads(_download(meta_url))["releases"]
+    (sdist,) = [u for u in releases[version] if u["packagetype"] == "sdist"]
+    return _download(urljoin(meta_url, sdist["url"]))
+
+
+def _unpack(corpus: Corpus, target: Path) -> None:
+    """The release's files under `target`, without the archive's top folder."""
+    if corpus.registry == "pypi":
+        with tarfile.open(fileobj=io.BytesIO(_pypi_sdist(corpus.package, corpus.version))) as archive:
+            for member in archive.getmembers():
+                _, _, relative = member.name.partition("/")
+                if member.isfile() and relative:
+                    _write(target / relative, archive.extractfile(member).read())
+    elif corpus.registry == "go":
+        url = f"https://proxy.golang.org/{corpus.package.lower()}/@v/{corpus.version}.zip"
+        prefix = f"{corpus.package}@{corpus.version}/"
+        with zipfile.ZipFile(io.BytesIO(_download(url))) as archive:
+            for info in archive.infolist():
+                if not info.is_dir() and info.filename.startswith(prefix):
+                    _write(target / info.filename.removeprefix(prefix), archive.read(info))
+    else:
+        raise ValueError(f"{corpus.name}: unknown registry {corpus.registry!r}")
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def build(corpus: Corpus) -> Path:
+    """The corpus as a committed git repository (built once; later calls return it)."""
+    if (corpus.repo / ".git").is_dir():
+        return corpus.repo
+    partial = corpus.repo.with_name(corpus.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    _unpack(corpus, partial)
+    env = {**os.environ, "GIT_AUTHOR_DATE": _COMMIT_DATE, "GIT_COMMITTER_DATE": _COMMIT_DATE}
+    git = ["git", "-C", str(partial), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A", "-f"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", f"{corpus.package} {corpus.version}"], check=True, env=env)
+    subprocess.run([*git, "remote", "add", "origin", corpus.origin], check=True)
+    partial.rename(corpus.repo)
+    return corpus.repo
+
+
+if __name__ == "__main__":
+    wanted = set(sys.argv[1:])
+    for corpus in corpora():
+        if not wanted or corpus.name in wanted:
+            print(build(corpus))
