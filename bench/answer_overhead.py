@@ -25,7 +25,7 @@ from timing import p50_p95  # noqa: E402
 
 from bot.answering.llm import LLMAnswerer  # noqa: E402
 from bot.answering.prompt import build_prompt  # noqa: E402
-from bot.wiring import open_retriever  # noqa: E402
+from bot.runtime import open_runtime  # noqa: E402
 from knowledge.evaluation import load_questions  # noqa: E402
 from tests.fakes.llm_server import LLMStub  # noqa: E402
 
@@ -47,7 +47,8 @@ async def main(rounds: int) -> None:
     logging.basicConfig(level=logging.WARNING)
     settings = await synced_settings()
     questions = [q.question for q in load_questions(ANSWERABLE)]
-    async with LLMStub() as stub, open_retriever(settings) as retriever:
+    async with LLMStub() as stub, open_runtime(settings) as runtime:
+        retriever = await runtime.retriever()
         stub.respond_with(REPLY)
         answerer = LLMAnswerer(retriever, "openai/stub-model", api_base=stub.base_url, api_key="sk-bench",
                                k=settings.search_k, abstain_threshold=0.0)  # never abstain: always reach the model

@@ -15,14 +15,12 @@ when it does not know.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from devset.corpus import ANSWERABLE, UNANSWERABLE, synced_settings  # noqa: E402
 
-from bot.wiring import open_retriever  # noqa: E402
+from bot.runtime import open_runtime  # noqa: E402
 from knowledge.evaluation import EvalResult, load_questions  # noqa: E402
 
 MAX_WRONG_ABSTAIN = 0.05
@@ -38,6 +36,10 @@ def recommend(answerable: list[float], unanswerable: list[float]) -> float:
     return max(fitting, key=lambda t: (sum(s < t for s in unanswerable) - sum(s < t for s in answerable), -t))
 
 
+def best_similarity(result: EvalResult) -> float:
+    return max((hit.similarity for hit in result.hits), default=0.0)
+
+
 def describe(label: str, scores: list[float]) -> str:
     return (f"{label:<12} n={len(scores):>2}  min {min(scores):.3f}  median {statistics.median(scores):.3f}  "
             f"max {max(scores):.3f}")
@@ -51,9 +53,10 @@ def listing(scores: dict[str, float], strongest: bool) -> str:
 async def main() -> None:
     settings = await synced_settings()
     questions = load_questions(ANSWERABLE) + load_questions(UNANSWERABLE)
-    async with open_retriever(settings) as retriever:
+    async with open_runtime(settings) as runtime:
+        retriever = await runtime.retriever()
         results = [EvalResult(q, await retriever.search(q.question, settings.search_k)) for q in questions]
-    by_kind = {kind: {r.question.id: r.best_similarity for r in results if bool(r.question.expected) is kind}
+    by_kind = {kind: {r.question.id: best_similarity(r) for r in results if bool(r.question.expected) is kind}
                for kind in (True, False)}
     answerable, unanswerable = list(by_kind[True].values()), list(by_kind[False].values())
 

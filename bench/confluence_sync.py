@@ -5,7 +5,7 @@
 1. Parse and chunk N generated storage-format pages (headings, code macros, tables,
    panels, nested lists, mentions, images): pages/s.
 2. Serve the same pages from the fake Confluence (tests/fakes) and sync them through the
-   real wiring and pipeline (`open_sync_service`) into a temporary DATA_DIR, then sync
+   real wiring and pipeline (`open_runtime`) into a temporary DATA_DIR, then sync
    again with nothing changed: API calls made, documents fetched, chunks embedded (0
    expected). A hashing stand-in replaces the sentence-transformers model, so the numbers
    are about the connector, not embedding speed.
@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.settings import Settings  # noqa: E402
-from bot.syncing import open_sync_service  # noqa: E402
+from bot.runtime import open_runtime  # noqa: E402
 from knowledge.chunking.confluence import chunk_page  # noqa: E402
 from knowledge.documents import Document  # noqa: E402
 from tests.fakes.confluence_server import FakeConfluence, days_ago  # noqa: E402
@@ -106,7 +106,8 @@ async def bench_resync(bodies: list[str], data_dir: Path) -> None:
                             confluence_username=fake.username, confluence_api_token=fake.api_token,
                             repos=[], sources=[])
         embedder = HashEmbedder()
-        async with open_sync_service(settings, embedder=embedder) as service:
+        async with open_runtime(settings, embedder=embedder) as runtime:
+            service = await runtime.sync_service()
             for label in ("full sync", "no-change resync"):
                 fake.reset_calls()
                 embedder.embedded = 0

@@ -24,6 +24,7 @@ import numpy as np
 
 from timing import p50_p95_text
 
+from bot.settings import Settings
 from knowledge.documents import Chunk
 from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.index.sqlite import SqliteIndex
@@ -170,7 +171,8 @@ async def main() -> None:
     args = parser.parse_args()
     print("caveat: stored chunk vectors are random unit vectors (same search cost); "
           "query vectors come from the real model.")
-    embedder = SentenceTransformerEmbedder()
+    settings = Settings()
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_batch_size)
     await embedder.embed(["warm up the model"])
     baseline = rss_mb()
     print(f"RSS with the model loaded: {baseline:.0f} MB")

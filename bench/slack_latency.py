@@ -37,6 +37,7 @@ from bot.db.engine import upgrade  # noqa: E402
 from bot.slack.bot import build_slack_bot  # noqa: E402
 from bot.slack.client import build_web_client  # noqa: E402
 from bot.slack.runner import SocketModeRunner  # noqa: E402
+from bot.settings import Settings
 from knowledge.documents import Chunk  # noqa: E402
 from knowledge.embedding import SentenceTransformerEmbedder  # noqa: E402
 from knowledge.index.sqlite import SqliteIndex  # noqa: E402
@@ -107,7 +108,8 @@ async def reply_at(fake: FakeSlack, thread_ts: str) -> float:
 async def main(chunks: int, questions: int, burst: int) -> None:
     logging.basicConfig(level=logging.WARNING)
     WORK.mkdir(exist_ok=True)
-    embedder = SentenceTransformerEmbedder()
+    settings = Settings()
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_batch_size)
     started = time.perf_counter()
     index = await build_index(WORK / f"slack-index-{chunks}", chunks, embedder.dimension, embedder.model_name)
     print(f"index: {(await index.stats()).chunks} chunks ({time.perf_counter() - started:.0f} s to open/build)")
@@ -120,7 +122,7 @@ async def main(chunks: int, questions: int, burst: int) -> None:
     fake = FakeSlack()
     await fake.start()
     client = build_web_client(fake.bot_token, fake.base_url)
-    bot = build_slack_bot(client, store, ExtractiveAnswerer(Retriever(index, embedder), k=5))
+    bot = build_slack_bot(client, store, ExtractiveAnswerer(Retriever(index, embedder, alpha=settings.search_alpha), k=settings.search_k, abstain_threshold=settings.abstain_threshold))
     runner = SocketModeRunner(bot, fake.app_token)
     await runner.start()
     await fake.wait_connected()

@@ -10,33 +10,31 @@ keywords alone (alpha 0), vectors alone (alpha 1), and hybrid over an alpha swee
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from devset.corpus import ANSWERABLE, UNANSWERABLE, WORK, build  # noqa: E402
 
 from bot.settings import Settings  # noqa: E402
-from bot.syncing import open_sync_service  # noqa: E402
-from bot.wiring import load_embedder, open_retriever  # noqa: E402
+from bot.answering.extractive import is_confident  # noqa: E402
+from bot.runtime import open_runtime  # noqa: E402
 from knowledge.chunking import chunk_document  # noqa: E402
 from knowledge.documents import Document  # noqa: E402
+from knowledge.embedding import Embedder  # noqa: E402
 from knowledge.evaluation import EvalResult, load_questions, metrics  # noqa: E402
 from knowledge.sources.git import GitSource  # noqa: E402
 
 
 
-async def embedding_throughput(settings: Settings, repo: Path) -> tuple[int, float]:
+async def embedding_throughput(embedder: Embedder, settings: Settings, repo: Path) -> tuple[int, float]:
     """Chunks/s of the embedder alone on this corpus's real code chunks."""
     source = GitSource("rich", str(repo), None, WORK / "throughput-checkout", settings.max_file_bytes)
     chunks = []
     async for change in source.changes(None, {}):
         if isinstance(change, Document):
             chunks.extend(chunk_document(change))
-    embedder = load_embedder(settings)
     await embedder.embed([c.embedding_text for c in chunks[:32]])  # warm-up
     started = time.perf_counter()
     await embedder.embed([c.embedding_text for c in chunks])
@@ -49,27 +47,32 @@ async def main() -> None:
     shutil.rmtree(data, ignore_errors=True)
     settings = Settings(data_dir=data, repos=[str(repo)])
 
-    async with open_sync_service(settings) as service:
+    async with open_runtime(settings) as runtime:
+        service = await runtime.sync_service()
         (full,) = await service.sync()
         (again,) = await service.sync()
-    print(f"full sync: {full.added} files, {full.skipped} skipped, {full.chunks_embedded} chunks embedded, "
-          f"{full.seconds:.2f}s")
-    print(f"no-change resync: {again.chunks_embedded} chunks embedded, {again.seconds * 1000:.1f} ms "
-          f"= {100 * again.seconds / full.seconds:.2f}% of the full sync")
+        embedder = await runtime.embedder()
+        retriever = await runtime.retriever()
+        print(f"full sync: {full.added} files, {full.skipped} skipped, {full.chunks_embedded} chunks embedded, "
+              f"{full.seconds:.2f}s")
+        print(f"no-change resync: {again.chunks_embedded} chunks embedded, {again.seconds * 1000:.1f} ms "
+              f"= {100 * again.seconds / full.seconds:.2f}% of the full sync")
 
-    count, rate = await embedding_throughput(settings, repo)
-    print(f"embedding throughput: {rate:.1f} chunks/s over {count} code chunks (batch {settings.embedding_batch_size})")
+        count, rate = await embedding_throughput(embedder, settings, repo)
+        print(f"embedding throughput: {rate:.1f} chunks/s over {count} code chunks (batch {settings.embedding_batch_size})")
 
-    questions = load_questions(ANSWERABLE)
-    if UNANSWERABLE.exists():
-        questions += load_questions(UNANSWERABLE)
-    async with open_retriever(settings) as retriever:
+        questions = load_questions(ANSWERABLE)
+        if UNANSWERABLE.exists():
+            questions += load_questions(UNANSWERABLE)
         print(f"\n{len(questions)} questions; alpha: recall@1 recall@5 recall@10 mrr@10")
         for label, alpha in [("bm25 only", 0.0), ("vector only", 1.0)] + [
             (f"hybrid {a:.1f}", a) for a in (0.3, 0.4, 0.5, 0.6, 0.7)
         ]:
-            results = [EvalResult(q, await retriever.search(q.question, 10, alpha=alpha)) for q in questions]
-            m = metrics(results, settings.abstain_threshold)
+            results = []
+            for q in questions:
+                hits = await retriever.search(q.question, 10, alpha=alpha)
+                results.append(EvalResult(q, hits, not is_confident(hits, settings.abstain_threshold)))
+            m = metrics(results)
             print(f"{label:<12} {m['recall@1']:.3f} {m['recall@5']:.3f} {m['recall@10']:.3f} {m['mrr@10']:.3f}")
 
 

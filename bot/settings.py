@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -19,26 +19,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from knowledge.retriever import DEFAULT_ALPHA
+from knowledge.errors import LorebotError
 
 CommaList = Annotated[list[str], NoDecode]
 
 
+class SettingsError(LorebotError):
+    """The settings cannot be read (a missing LOREBOT_CONFIG file, …)."""
+
+
 def secret_value(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value else None
-
-
-class SourceConfig(BaseModel):
-    """One `[[sources]]` entry of the TOML file."""
-
-    kind: Literal["git", "confluence"]
-    name: str | None = None
-    # git
-    url: str | None = None
-    branch: str | None = None
-    # confluence
-    spaces: list[str] = Field(default_factory=list)
-    include_blogposts: bool | None = None
 
 
 class Settings(BaseSettings):
@@ -76,11 +67,13 @@ class Settings(BaseSettings):
 
     sync_interval_minutes: int = 60
 
-    search_alpha: float = DEFAULT_ALPHA
+    search_alpha: float = 0.6
+    """Hybrid weighting, 0 keywords (BM25) only … 1 vectors only; tuned in docs/benchmarks.md."""
     search_k: int = 5
     abstain_threshold: float = 0.35
 
-    sources: list[SourceConfig] = Field(default_factory=list)
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    """The TOML file's `[[sources]]`, as written; each connector validates its own (knowledge/sources/connectors.py)."""
 
     @field_validator("llm_fallback_models", "confluence_spaces", "repos", mode="before")
     @classmethod
@@ -107,9 +100,30 @@ class Settings(BaseSettings):
         config_file = os.environ.get("LOREBOT_CONFIG")
         if config_file:
             if not Path(config_file).is_file():
-                raise FileNotFoundError(f"LOREBOT_CONFIG names {config_file}, which is not a file.")
+                raise SettingsError(f"LOREBOT_CONFIG names {config_file}, which is not a file.")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+    def source_entries(self) -> list[dict[str, Any]]:
+        """Every configured source as a `[[sources]]` entry: the TOML file's, then one per
+        `REPOS` item, then one from the CONFLUENCE_* settings when they name spaces (or a URL
+        and the file has no Confluence entry). The CONFLUENCE_* settings are the defaults of
+        every Confluence entry."""
+        confluence = {
+            key: value
+            for key, value in {
+                "url": self.confluence_url, "username": self.confluence_username,
+                "api_token": self.confluence_api_token, "token": self.confluence_token,
+                "spaces": self.confluence_spaces or None, "include_blogposts": self.confluence_include_blogposts,
+            }.items()
+            if value is not None
+        }
+        entries = [{**confluence, **entry} if entry.get("kind") == "confluence" else dict(entry) for entry in self.sources]
+        entries += [{"kind": "git", "url": spec} for spec in self.repos]
+        in_file = any(entry.get("kind") == "confluence" for entry in self.sources)
+        if self.confluence_spaces or (self.confluence_url and not in_file):
+            entries.append({"kind": "confluence", "name": "confluence", **confluence})
+        return entries
 
     @property
     def resolved_database_url(self) -> str:

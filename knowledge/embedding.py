@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from knowledge.errors import LorebotError
 import asyncio
 import importlib.util
 import logging
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
-class EmbeddingModelError(Exception):
+class EmbeddingModelError(LorebotError):
     """The embedding model cannot be loaded; the message names the setting to change."""
 
 
@@ -45,9 +45,8 @@ def _offline_path(model: str) -> str:
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU, loaded offline; never downloads from a hub."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    def __init__(self, model: str, batch_size: int) -> None:
+        # Imported here: torch and transformers take seconds, and only commands that embed need them.
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 

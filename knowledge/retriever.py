@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+from knowledge.errors import LorebotError
 import logging
+import re
 import time
 
 from knowledge.embedding import Embedder
-from knowledge.index import SearchFilters, SearchHit, SearchIndex
+from knowledge.index import EmptyIndexError, SearchFilters, SearchHit, SearchIndex
 
 logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 4000
-# Hybrid weighting (0: keywords only, 1: vectors only), tuned on the dev set: docs/benchmarks.md.
-DEFAULT_ALPHA = 0.6
 
 
-class QueryError(ValueError):
+class QueryError(LorebotError):
     """A query that cannot be searched; the message is one sentence for a person."""
 
 
+# Control characters (not tab or newline), zero-width and bidi marks, and U+FFFD.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ufffd]")
+
+
+def clean_question(text: str) -> str:
+    """Text as typed, made safe for tokenizers: undecodable bytes (a terminal's `\\xff`
+    arrives as a lone surrogate), control and invisible characters removed."""
+    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _INVISIBLE.sub("", text).strip()
+
+
 def validate_query(text: str) -> str:
-    cleaned = text.strip()
+    """The cleaned question, or `QueryError` when it is empty or too long to search."""
+    cleaned = clean_question(text)
     if not cleaned:
         raise QueryError("The question is empty; ask something like “where is the retry logic?”.")
     if len(cleaned) > MAX_QUERY_CHARS:
@@ -32,7 +44,7 @@ def validate_query(text: str) -> str:
 
 
 class Retriever:
-    def __init__(self, index: SearchIndex, embedder: Embedder, alpha: float = DEFAULT_ALPHA) -> None:
+    def __init__(self, index: SearchIndex, embedder: Embedder, alpha: float) -> None:
         self.index = index
         self.embedder = embedder
         self.alpha = alpha
@@ -44,5 +56,7 @@ class Retriever:
         started = time.perf_counter()
         vector = (await self.embedder.embed([query]))[0]
         hits = await self.index.query(query, vector, k, self.alpha if alpha is None else alpha, filters)
+        if not hits and not (await self.index.stats()).chunks:
+            raise EmptyIndexError()
         logger.debug("retrieved %d hits in %.1f ms", len(hits), (time.perf_counter() - started) * 1000)
         return hits

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, assert_never
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from knowledge.chunking import chunk_document
 from knowledge.documents import Chunk, Document
 from knowledge.embedding import Embedder
 from knowledge.index import SearchIndex
-from knowledge.sources import Checkpoint, Deletion, Listing, Notice, Skipped, Source, SourceError
+from knowledge.sources import Change, Checkpoint, Deletion, Listing, Notice, Skipped, Source, SourceError
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,14 @@ class SyncStateStore(Protocol):
     async def save_cursor(self, source: str, cursor: str) -> None: ...
 
     async def finish(self, summary: SyncSummary, full: bool) -> None: ...
+
+    async def sources(self) -> dict[str, str]:
+        """Every source with recorded state: name → kind."""
+        ...
+
+    async def forget(self, source: str) -> int:
+        """Drop a source's state (cursor, documents, runs); how many live documents it had."""
+        ...
 
 
 class SyncProgress(Protocol):
@@ -131,27 +139,47 @@ class SyncPipeline:
         await self.state.finish(run.summary, full)
         return run.summary
 
-    async def _apply(self, run: _Run, change: object) -> None:
-        if isinstance(change, Document):
-            run.pending_deletions.discard(change.external_id)
-            run.pending[change.external_id] = change
-            run.seen.add(change.external_id)
-            if len(run.pending) >= FLUSH_DOCUMENTS:
+    async def _apply(self, run: _Run, change: Change) -> None:
+        match change:
+            case Document():
+                run.pending_deletions.discard(change.external_id)
+                run.pending[change.external_id] = change
+                run.seen.add(change.external_id)
+                if len(run.pending) >= FLUSH_DOCUMENTS:
+                    await self._flush(run)
+            case Deletion():
+                run.pending.pop(change.external_id, None)
+                run.pending_deletions.add(change.external_id)
+            case Listing():
+                gone = set(run.indexed) - change.external_ids - run.seen
+                run.pending_deletions.update(gone)
+            case Skipped():
+                run.summary.skipped += 1
+            case Checkpoint():
                 await self._flush(run)
-        elif isinstance(change, Deletion):
-            run.pending.pop(change.external_id, None)
-            run.pending_deletions.add(change.external_id)
-        elif isinstance(change, Listing):
-            gone = set(run.indexed) - change.external_ids - run.seen
-            run.pending_deletions.update(gone)
-        elif isinstance(change, Skipped):
-            run.summary.skipped += 1
-        elif isinstance(change, Checkpoint):
-            await self._flush(run)
-            await self.state.save_cursor(run.summary.name, change.cursor)
-        elif isinstance(change, Notice):
-            if change.text not in run.summary.notes:
-                run.summary.notes.append(change.text)
+                await self.state.save_cursor(run.summary.name, change.cursor)
+            case Notice():
+                if change.text not in run.summary.notes:
+                    run.summary.notes.append(change.text)
+            case _:
+                assert_never(change)
+
+    async def remove_sources_except(self, configured: set[str]) -> list[SyncSummary]:
+        """Remove every source not in `configured` from the index and the sync state, so a
+        repository taken out of REPOS stops being searchable; one summary per removed source."""
+        recorded = await self.state.sources()
+        indexed = (await self.index.stats()).sources
+        summaries = []
+        for name in sorted((set(recorded) | set(indexed)) - configured):
+            started = time.perf_counter()
+            await self.index.delete_source(name)  # first: a crash before forgetting only repeats this
+            documents = await self.state.forget(name)
+            logger.warning("source %s is no longer configured: removed %d documents from the index", name, documents)
+            summaries.append(SyncSummary(
+                name, recorded.get(name, "unknown"), deleted=documents, seconds=time.perf_counter() - started,
+                notes=["no longer configured: removed from the index"],
+            ))
+        return summaries
 
     async def _flush(self, run: _Run) -> None:
         """Index pending documents, then apply pending deletions (after, so a renamed

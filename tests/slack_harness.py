@@ -119,7 +119,7 @@ async def slack_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Asy
 
 @pytest.fixture
 def answerer(slack_index: SqliteIndex, embedder) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(Retriever(slack_index, embedder), k=3, abstain_threshold=0.2)
+    return ExtractiveAnswerer(Retriever(slack_index, embedder, alpha=0.6), k=3, abstain_threshold=0.2)
 
 
 @pytest.fixture

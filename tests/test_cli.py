@@ -77,7 +77,7 @@ def test_sync_search_resync_and_changes(repo: SampleRepo, env: dict[str, str], t
 def test_ask_answers_with_links_and_abstains_when_nothing_matches(env: dict[str, str]) -> None:
     run_json(env, "sync")
     answer = run_json(env, "ask", "How do I add a user to the user store?")
-    assert set(answer) == {"answer", "abstained", "citations"}
+    assert set(answer) == {"id", "answer", "abstained", "citations"} and answer["id"]
     assert answer["abstained"] is False
     assert "[1]" in answer["answer"]
     assert any(c["url"].startswith("https://github.com/acme/widgets/blob/") for c in answer["citations"])

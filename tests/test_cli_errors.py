@@ -3,7 +3,7 @@
 import pytest
 import typer
 
-from bot.cli.runtime import run
+from bot.cli.common import run
 
 
 async def _refused() -> None:

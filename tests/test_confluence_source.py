@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from knowledge.documents import Document
 from knowledge.sources import Change, Checkpoint, Deletion, Listing, SourceConfigError, SourceError
 from knowledge.sources.confluence import ConfluenceSource
+from knowledge.sources.connectors import SourceContext, build_sources
 from tests.fakes.confluence_server import FakeConfluence, days_ago
 
 
@@ -204,22 +204,37 @@ async def test_unreachable_host_names_confluence_url() -> None:
         await Mirror().sync(src)
 
 
-async def test_missing_settings_name_them(fake: FakeConfluence) -> None:
-    with pytest.raises(SourceConfigError, match="CONFLUENCE_URL"):
-        await Mirror().sync(ConfluenceSource("c", "", ["ENG"], token="t"))
-    with pytest.raises(SourceConfigError, match="CONFLUENCE_SPACES"):
-        await Mirror().sync(source(fake, spaces=()))
+async def test_missing_credentials_name_the_settings(fake: FakeConfluence) -> None:
     with pytest.raises(SourceConfigError, match="CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN .*CONFLUENCE_TOKEN"):
         await Mirror().sync(source(fake, api_token=None))
 
 
+def test_missing_settings_name_them(fake: FakeConfluence, tmp_path) -> None:
+    """The connector checks a Confluence entry once, when sources are built."""
+    context = SourceContext(tmp_path, 1_000_000)
+    entry = {"kind": "confluence", "url": fake.url, "spaces": ["ENG"], "username": "u", "api_token": "t"}
+    assert build_sources([entry], context)[0].spaces == ("ENG",)
+    with pytest.raises(SourceConfigError, match="CONFLUENCE_URL"):
+        build_sources([{**entry, "url": None}], context)
+    with pytest.raises(SourceConfigError, match="CONFLUENCE_SPACES"):
+        build_sources([{**entry, "spaces": [" "]}], context)
+    with pytest.raises(SourceConfigError, match="Source 1 .*spacez"):
+        build_sources([{**entry, "spacez": ["ENG"]}], context)
+    with pytest.raises(SourceConfigError, match="kind 'jira'; the kinds are confluence, git"):
+        build_sources([{"kind": "jira"}], context)
+
+
 async def test_429_waits_for_retry_after(fake: FakeConfluence) -> None:
     add_pages(fake, 2)
-    fake.fail(1, 429, retry_after="1", path="/rest/api/content/search")
-    started = time.monotonic()
+    fake.fail(1, 429, retry_after="7", path="/rest/api/content/search")
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
     mirror = Mirror()
-    await mirror.sync(source(fake))
-    assert time.monotonic() - started >= 1.0
+    await mirror.sync(source(fake, sleep=record))
+    assert waits == [7.0]
     assert [c.status for c in fake.calls("/rest/api/content/search")] == [429, 200]
     assert len(mirror.indexed) == 3
 

@@ -18,6 +18,6 @@ async def test_batched_embedding_keeps_the_order_of_the_texts(embedder) -> None:
 
 def test_a_model_that_cannot_be_loaded_offline_names_the_setting(tmp_path) -> None:
     with pytest.raises(EmbeddingModelError, match="EMBEDDING_MODEL"):
-        SentenceTransformerEmbedder(str(tmp_path / "no-such-model"))
+        SentenceTransformerEmbedder(str(tmp_path / "no-such-model"), 32)
     with pytest.raises(EmbeddingModelError, match="EMBEDDING_MODEL"):
-        SentenceTransformerEmbedder("some-org/not-on-this-machine")
+        SentenceTransformerEmbedder("some-org/not-on-this-machine", 32)

@@ -33,7 +33,8 @@ def repo(tmp_path: Path) -> SampleRepo:
 
 def source_for(repo: SampleRepo, tmp_path: Path, **options) -> GitSource:
     options.setdefault("branch", None)
-    return GitSource("widgets", str(repo.path), checkout_root=tmp_path / "checkouts", **options)
+    options = {"branch": None, "checkout_root": tmp_path / "checkouts", "max_file_bytes": 1_000_000, **options}
+    return GitSource("widgets", str(repo.path), **options)
 
 
 async def sync(source: GitSource, cursor: str | None = None) -> list[Change]:
@@ -172,14 +173,14 @@ async def test_unknown_branch_names_the_repos_entry(repo: SampleRepo, tmp_path: 
 
 
 async def test_a_missing_repository_names_the_repos_entry(tmp_path: Path) -> None:
-    source = GitSource("gone", str(tmp_path / "gone"), None, tmp_path / "checkouts")
+    source = GitSource("gone", str(tmp_path / "gone"), None, tmp_path / "checkouts", 1_000_000)
     with pytest.raises(SourceConfigError, match="gone.*REPOS"):
         await sync(source)
     assert not (tmp_path / "checkouts" / "gone").exists()
 
 
 async def test_errors_never_show_credentials(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    source = GitSource("private", "https://bot:s3cr3t-token@127.0.0.1:9/acme/private.git", "main", tmp_path)
+    source = GitSource("private", "https://bot:s3cr3t-token@127.0.0.1:9/acme/private.git", "main", tmp_path, 1_000_000)
     with pytest.raises(SourceConfigError) as raised:
         await sync(source)
     assert "https://127.0.0.1:9/acme/private.git#main" in str(raised.value)
@@ -213,11 +214,11 @@ async def test_no_known_web_host_gives_path_links_and_one_notice(tmp_path: Path)
 
 async def test_relative_paths_and_url_locations_work(repo: SampleRepo, tmp_path: Path) -> None:
     # The tests run in tmp_path, so "widgets" is the sample repository.
-    relative = GitSource("relative", "widgets", None, Path("data/checkouts"))
+    relative = GitSource("relative", "widgets", None, Path("data/checkouts"), 1_000_000)
     assert set(documents(await sync(relative))) == SAMPLE_INDEXED
     assert (tmp_path / "data/checkouts/relative/HEAD").exists()
 
-    by_url = GitSource("by-url", repo.path.as_uri(), None, tmp_path / "checkouts")  # a real (shallow) fetch
+    by_url = GitSource("by-url", repo.path.as_uri(), None, tmp_path / "checkouts", 1_000_000)  # a real (shallow) fetch
     first = repo.head
     changes = await sync(by_url)
     assert documents(changes)["README.md"].url == f"{repo.path.as_uri()}/README.md"

@@ -13,7 +13,7 @@ from bot.answering.extractive import NOT_FOUND, ExtractiveAnswerer
 from bot.answering.llm import NOT_GROUNDED_NOTE, UNAVAILABLE_NOTE, LLMAnswerer
 from bot.answering.prompt import SYSTEM_PROMPT
 from bot.settings import Settings
-from bot.wiring import build_answerer
+from bot.runtime import open_runtime
 from knowledge.documents import Chunk
 from knowledge.index import SearchFilters, SearchHit
 from knowledge.index.sqlite import SqliteIndex
@@ -77,7 +77,7 @@ async def index(tmp_path: Path, embedder) -> AsyncIterator[RecordingIndex]:
 
 def answerer(index: RecordingIndex, embedder, stub: LLMStub, **options: object) -> LLMAnswerer:
     options = {"api_base": stub.base_url, "api_key": "sk-test", "timeout": 5.0, "retry_wait": 0.0, **options}
-    return LLMAnswerer(Retriever(index, embedder), MODEL, **options)  # type: ignore[arg-type]
+    return LLMAnswerer(Retriever(index, embedder, alpha=0.6), MODEL, **options)  # type: ignore[arg-type]
 
 
 def sources_block(request: RecordedRequest) -> str:
@@ -237,11 +237,13 @@ async def test_streaming_abstains_with_one_answer_and_no_model_call(index, embed
     assert len(items) == 1 and items[0].abstained and llm_stub.requests == []
 
 
-async def test_build_answerer_uses_the_llm_only_when_a_model_is_set(index, embedder, llm_stub) -> None:
-    retriever = Retriever(index, embedder)  # type: ignore[arg-type]
-    assert isinstance(build_answerer(Settings(), retriever), ExtractiveAnswerer)
-    built = build_answerer(Settings(llm_model=MODEL, llm_api_base=llm_stub.base_url, llm_api_key="sk-test",
-                                    llm_fallback_models="openai/stub-fallback,anthropic/claude-x"), retriever)
+async def test_the_runtime_uses_the_llm_only_when_a_model_is_set(tmp_path, embedder, llm_stub) -> None:
+    async with open_runtime(Settings(data_dir=tmp_path), embedder) as runtime:
+        assert isinstance(await runtime.answerer(), ExtractiveAnswerer)
+    settings = Settings(data_dir=tmp_path, llm_model=MODEL, llm_api_base=llm_stub.base_url, llm_api_key="sk-test",
+                        llm_fallback_models="openai/stub-fallback,anthropic/claude-x")
+    async with open_runtime(settings, embedder) as runtime:
+        built = await runtime.answerer()
     assert isinstance(built, LLMAnswerer)
     assert [(e.model, e.api_base) for e in built.endpoints] == [
         (MODEL, llm_stub.base_url), (FALLBACK, llm_stub.base_url), ("anthropic/claude-x", None)]

@@ -4,9 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
-from bot.wiring import build_sources
+from bot.settings import Settings, SettingsError
 from knowledge.sources import SourceConfigError
+from knowledge.sources.connectors import SourceContext, build_sources as build
+
+
+def build_sources(settings: Settings):
+    return build(settings.source_entries(), SourceContext(settings.data_dir, settings.max_file_bytes))
 
 
 def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -38,7 +42,7 @@ def test_missing_config_file_and_incomplete_confluence_settings_are_clear(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("LOREBOT_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(FileNotFoundError, match="LOREBOT_CONFIG"):
+    with pytest.raises(SettingsError, match="LOREBOT_CONFIG"):
         Settings()
     monkeypatch.delenv("LOREBOT_CONFIG")
     monkeypatch.setenv("CONFLUENCE_SPACES", "ENG")

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bot.answering import Answer, Citation
 from bot.cli import app
 from bot.cli.run import serve
-from bot.cli.runtime import CommandError
+from bot.slack.client import SlackTokenError
 from bot.conversations import AnswerRecord, SqlConversationStore
 from bot.db.engine import upgrade
 from bot.settings import Settings
@@ -47,7 +47,7 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm(fake: FakeSlack, tmp_p
     await fake.wait_connected()
     message = await mention(fake, "where is the retry logic?")
     [reply] = await fake.wait_for("chat.postMessage", where=in_thread(message["ts"]))
-    assert "could not find" in reply.args["text"]  # an empty index: it says so
+    assert "index is empty" in reply.args["text"]  # an empty index: it says so
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(serving, 30)
     assert all(call.token in (fake.bot_token, fake.app_token) for call in fake.calls)
@@ -57,7 +57,7 @@ async def test_serve_with_a_wrong_token_fails_before_loading_anything(fake: Fake
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-revoked")
     monkeypatch.setenv("SLACK_APP_TOKEN", fake.app_token)
     monkeypatch.setenv("SLACK_API_URL", fake.base_url)
-    with pytest.raises(CommandError, match="SLACK_BOT_TOKEN"):
+    with pytest.raises(SlackTokenError, match="SLACK_BOT_TOKEN"):
         await serve(Settings())
 
 

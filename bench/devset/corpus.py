@@ -19,7 +19,7 @@ from pathlib import Path
 import rich
 
 from bot.settings import Settings
-from bot.syncing import open_sync_service
+from bot.runtime import open_runtime
 
 WORK = Path(__file__).resolve().parents[1] / ".work"
 DEFAULT_TARGET = WORK / "rich-repo"
@@ -44,8 +44,8 @@ def build(target: Path = DEFAULT_TARGET) -> Path:
 async def synced_settings(data_dir_name: str = "data-answering") -> Settings:
     """Settings for an index of the corpus in `WORK/<data_dir_name>`, synced (incrementally)."""
     settings = Settings(data_dir=WORK / data_dir_name, repos=[str(build())])
-    async with open_sync_service(settings) as service:
-        (summary,) = await service.sync()
+    async with open_runtime(settings) as runtime:
+        (summary,) = await (await runtime.sync_service()).sync()
     print(f"corpus synced: {summary.chunks_embedded} chunks embedded, {summary.seconds:.1f}s")
     return settings
 

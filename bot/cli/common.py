@@ -11,26 +11,15 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.settings import Settings
-from knowledge.embedding import EmbeddingModelError
-from knowledge.evaluation import EvalFileError
-from knowledge.index import IndexModelMismatch
-from knowledge.retriever import QueryError
-from knowledge.sources import SourceError
-from bot.wiring import EmptyIndexError
+from knowledge.errors import LorebotError
 
 logger = logging.getLogger("lorebot.cli")
 
 T = TypeVar("T")
 
-# Errors whose message is already a sentence for a person.
-_PLAIN_ERRORS = (QueryError, SourceError, EmptyIndexError, EvalFileError, EmbeddingModelError, IndexModelMismatch, FileNotFoundError)
-
-
-class CommandError(Exception):
-    """A command cannot go on; the message is printed as is."""
+JSON_HELP = "Print JSON (shapes in docs/architecture.md#json-output)."
 
 
 def fail(message: str) -> NoReturn:
@@ -44,16 +33,19 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         fail(f"invalid settings: {problems}")
-    except FileNotFoundError as exc:
+    except LorebotError as exc:
         fail(str(exc))
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; known failures become one line on stderr and exit 1."""
+    from sqlalchemy.exc import DBAPIError, OperationalError  # sqlalchemy: only for commands that run
+
     try:
         return asyncio.run(coroutine)
-    except (CommandError, *_PLAIN_ERRORS) as exc:
-        fail(str(exc))
+    except LorebotError as exc:
+        logger.info("command failed", exc_info=True)  # shown with -v
+        fail(str(exc) or type(exc).__name__)
     except (OperationalError, DBAPIError, OSError) as exc:  # asyncpg raises OSError itself when refused
         logger.info("database or I/O failure", exc_info=True)  # shown with -v
         detail = next(iter(str(exc).splitlines()), "") or "no detail"

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.app import app
-from bot.cli.runtime import load_settings, print_json, run
-from bot.conversations import AnswerWithFeedback, SqlConversationStore
-from bot.db.engine import upgrade
+from bot.cli.common import JSON_HELP, load_settings, print_json, run
+
+if TYPE_CHECKING:
+    from bot.conversations import AnswerWithFeedback
 
 
-def answer_json(row: AnswerWithFeedback) -> dict:
+def feedback_json(row: AnswerWithFeedback) -> dict:
     return {
         "id": row.id,
         "created_at": row.created_at.isoformat(),
@@ -70,21 +72,19 @@ def answer_text(row: AnswerWithFeedback) -> str:
 @app.command()
 def feedback(
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many answers, newest first."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     eval_out: Path | None = typer.Option(
         None, "--eval-out", dir_okay=False, help="Also write answers rated up as `lorebot eval` JSONL lines here."
     ),
 ) -> None:
     """Answers given in Slack, newest first: question, sources (* = cited) and reactions."""
+    from bot.runtime import open_runtime
+
     settings = load_settings()
 
     async def _load() -> list[AnswerWithFeedback]:
-        await upgrade(settings.resolved_database_url)
-        store = SqlConversationStore.from_url(settings.resolved_database_url)
-        try:
-            return await store.answers_with_feedback(limit)
-        finally:
-            await store.close()
+        async with open_runtime(settings) as runtime:
+            return await runtime.conversations.answers_with_feedback(limit)
 
     rows = run(_load())
     if eval_out:
@@ -92,7 +92,7 @@ def feedback(
         eval_out.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
         typer.echo(f"Wrote {len(lines)} eval questions to {eval_out}.", err=True)
     if as_json:
-        print_json({"answers": [answer_json(row) for row in rows]})
+        print_json({"answers": [feedback_json(row) for row in rows]})
     elif not rows:
         typer.echo("No answers yet.")
     else:

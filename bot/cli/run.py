@@ -6,26 +6,21 @@ import asyncio
 import logging
 import signal
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 from bot.cli.app import app
-from bot.cli.runtime import CommandError, load_settings, run as run_command
-from bot.conversations import SqlConversationStore
-from bot.db.engine import upgrade
-from bot.scheduling import start_sync_scheduler
-from bot.settings import Settings, secret_value
-from bot.slack.bot import build_slack_bot
-from bot.slack.client import SlackTokenError, build_web_client, require_tokens, verify_tokens
-from bot.slack.correlation import CorrelationFilter
-from bot.slack.runner import SocketModeRunner
-from bot.slack.watchdog import ConnectionLost
-from bot.syncing import open_sync_service
-from bot.wiring import build_answerer, build_sources, open_retriever
+from bot.cli.common import load_settings, run as run_command
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 logger = logging.getLogger("lorebot.cli.run")
 
 
 def _log_with_correlation_ids() -> None:
     """Every log line names the Slack event it belongs to; the bot's own activity is shown."""
+    from bot.slack.correlation import CorrelationFilter
+
     for handler in logging.getLogger().handlers:
         handler.addFilter(CorrelationFilter())
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"))
@@ -35,16 +30,17 @@ def _log_with_correlation_ids() -> None:
 
 
 async def serve(settings: Settings) -> None:
-    try:
-        bot_token, app_token = require_tokens(
-            secret_value(settings.slack_bot_token), secret_value(settings.slack_app_token)
-        )
-        client = build_web_client(bot_token, settings.slack_api_url)
-        identity = await verify_tokens(client, app_token)
-    except SlackTokenError as exc:
-        raise CommandError(str(exc)) from exc
+    from bot.runtime import open_runtime
+    from bot.scheduling import start_sync_scheduler
+    from bot.settings import secret_value
+    from bot.slack.bot import build_slack_bot
+    from bot.slack.client import build_web_client, require_tokens, verify_tokens
+    from bot.slack.runner import SocketModeRunner
+
+    bot_token, app_token = require_tokens(secret_value(settings.slack_bot_token), secret_value(settings.slack_app_token))
+    client = build_web_client(bot_token, settings.slack_api_url)
+    identity = await verify_tokens(client, app_token)
     logger.info("Slack tokens accepted: bot user %s in team %s", identity.user_id, identity.team_id)
-    await upgrade(settings.resolved_database_url)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -52,25 +48,17 @@ async def serve(settings: Settings) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
             stack.callback(loop.remove_signal_handler, signum)
-        store = SqlConversationStore.from_url(settings.resolved_database_url)
-        stack.push_async_callback(store.close)
-        retriever = await stack.enter_async_context(open_retriever(settings, require_content=False))
-        if build_sources(settings):
-            service = await stack.enter_async_context(
-                open_sync_service(settings, index=retriever.index, embedder=retriever.embedder)
-            )
-            scheduler = start_sync_scheduler(service, settings.sync_interval_minutes)
+        runtime = await stack.enter_async_context(open_runtime(settings))
+        if runtime.sources:
+            scheduler = start_sync_scheduler(await runtime.sync_service(), settings.sync_interval_minutes)
             stack.callback(scheduler.shutdown, wait=False)
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
-        bot = build_slack_bot(client, store, build_answerer(settings, retriever))
+        bot = build_slack_bot(client, runtime.conversations, await runtime.answerer())
         runner = SocketModeRunner(bot, app_token)
         stack.push_async_callback(runner.close)
         await runner.start()
-        try:
-            await runner.run_until(stop)
-        except ConnectionLost as exc:
-            raise CommandError(str(exc)) from exc
+        await runner.run_until(stop)
         logger.info("stopping: finishing answers in flight")
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from bot.cli.app import app
-from bot.cli.runtime import load_settings, print_json, run
-from bot.wiring import open_retriever
-from knowledge.index import SearchHit
-from knowledge.snippets import best_snippet
+from bot.cli.common import JSON_HELP, load_settings, print_json, run
+
+if TYPE_CHECKING:
+    from knowledge.index import SearchHit
 
 
 def hit_json(rank: int, hit: SearchHit, query: str) -> dict:
+    from knowledge.snippets import best_snippet
+
     chunk = hit.chunk
     return {
         "rank": rank,
@@ -29,18 +33,22 @@ def hit_json(rank: int, hit: SearchHit, query: str) -> dict:
 def search(
     query: str = typer.Argument(..., help="What to look for."),
     k: int = typer.Option(10, "-k", min=1, max=100, help="How many results."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (see DESIGN.md)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Search the index (no answer): the best passages with their links."""
+    from bot.runtime import open_runtime
+    from knowledge.retriever import validate_query
+
     settings = load_settings()
 
-    async def _search() -> list[SearchHit]:
-        async with open_retriever(settings) as retriever:
-            return await retriever.search(query, k)
+    async def _search() -> tuple[str, list[SearchHit]]:
+        text = validate_query(query)
+        async with open_runtime(settings) as runtime:
+            return text, await (await runtime.retriever()).search(text, k)
 
-    hits = run(_search())
+    text, hits = run(_search())
     if as_json:
-        print_json({"query": query, "results": [hit_json(rank, hit, query) for rank, hit in enumerate(hits, 1)]})
+        print_json({"query": text, "results": [hit_json(rank, hit, text) for rank, hit in enumerate(hits, 1)]})
         return
     if not hits:
         typer.echo("No results.")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.cli.app import app
-from bot.cli.runtime import load_settings, print_json, run
-from bot.syncing import open_sync_service
-from knowledge.sync import SyncSummary
+from bot.cli.common import JSON_HELP, load_settings, print_json, run
+
+if TYPE_CHECKING:
+    from knowledge.sync import SyncSummary
 
 
 class _RichProgress:
@@ -50,9 +52,11 @@ def summary_line(summaries: list[SyncSummary]) -> str:
 def sync(
     source: list[str] = typer.Option([], "--source", help="Only this source (repeatable)."),
     full: bool = typer.Option(False, "--full", help="Re-read everything, not only what changed."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (see DESIGN.md)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Refresh the sources now: fetch what changed, embed only new content, update the index."""
+    from bot.runtime import open_runtime
+
     settings = load_settings()
     console = Console(stderr=True)
     show_progress = not as_json and console.is_terminal
@@ -60,9 +64,8 @@ def sync(
     async def _sync() -> list[SyncSummary]:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=console, transient=True, disable=not show_progress) as bar:
-            async with open_sync_service(
-                settings, progress=_RichProgress(bar), rebuild_for_new_model=full
-            ) as service:
+            async with open_runtime(settings) as runtime:
+                service = await runtime.sync_service(_RichProgress(bar), rebuild_for_new_model=full)
                 return await service.sync(source, full)
 
     summaries = run(_sync())

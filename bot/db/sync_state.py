@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import models
@@ -97,3 +97,32 @@ class SqlSyncState:
                 await session.execute(
                     update(models.Source).where(models.Source.id == run.source_id).values(last_synced_at=run.finished_at)
                 )
+
+    async def sources(self) -> dict[str, str]:
+        async with self.sessions() as session:
+            return dict((await session.execute(select(models.Source.name, models.Source.kind))).tuples().all())
+
+    async def forget(self, source: str) -> int:
+        async with self.sessions.begin() as session:
+            source_id = await session.scalar(select(models.Source.id).where(models.Source.name == source))
+            if source_id is None:
+                return 0
+            documents = await session.scalar(
+                select(func.count()).where(models.Document.source_id == source_id, models.Document.deleted.is_(False))
+            )
+            await session.execute(delete(models.Source).where(models.Source.id == source_id))  # documents and runs cascade
+        self._source_ids.pop(source, None)
+        return int(documents or 0)
+
+    async def holds_any(self, entries: Sequence[str]) -> bool:
+        """Whether a live document's path (external id) or link contains any of `entries`."""
+        async with self.sessions() as session:
+            for entry in dict.fromkeys(entries):
+                found = await session.scalar(select(models.Document.id).where(
+                    models.Document.deleted.is_(False),
+                    models.Document.external_id.contains(entry, autoescape=True)
+                    | models.Document.url.contains(entry, autoescape=True),
+                ).limit(1))
+                if found is not None:
+                    return True
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from knowledge.errors import LorebotError
 from dataclasses import dataclass
 
 from aiohttp import ClientError
@@ -15,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 DEFAULT_API_URL = "https://slack.com/api/"
 
 
-class SlackTokenError(Exception):
+class SlackTokenError(LorebotError):
     """A missing or rejected token; the message names the setting to fix."""
 
 

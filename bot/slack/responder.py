@@ -21,7 +21,7 @@ from bot.slack.dedupe import Deduper
 from bot.slack.events import Question
 from bot.slack.formatting import MESSAGE_LIMIT, escape, render_answer
 from bot.slack.reply import ReplyWriter
-from knowledge.retriever import QueryError
+from knowledge.errors import LorebotError
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +111,8 @@ class Responder:
             await self.store.add_message(conversation_id, "user", question.text, question.user_id, question.ts)
             answer = await self._stream(question.text, history, writer)
             posted = await writer.finish(render_answer(answer, self.message_limit))
-        except QueryError as exc:  # a question that cannot be searched: say why
-            logger.info("question rejected: %s", exc)
+        except LorebotError as exc:  # a failure with words for a person (empty question, empty index, …)
+            logger.warning("cannot answer: %s", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
             await self._tell(writer, f":information_source: {exc}", reference)
             return
         except Exception:

@@ -8,6 +8,7 @@ and gives up with `ConnectionLost` after `max_down` seconds so a supervisor rest
 
 from __future__ import annotations
 
+from knowledge.errors import LorebotError
 import asyncio
 import logging
 import time
@@ -17,7 +18,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 logger = logging.getLogger(__name__)
 
 
-class ConnectionLost(Exception):
+class ConnectionLost(LorebotError):
     """Socket mode stayed disconnected too long."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from knowledge.errors import LorebotError
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -40,7 +41,14 @@ class IndexStats:
     sources: dict[str, int] = field(default_factory=dict)
 
 
-class IndexModelMismatch(Exception):
+class EmptyIndexError(LorebotError):
+    """Nothing has been synced yet."""
+
+    def __init__(self) -> None:
+        super().__init__("The index is empty: set REPOS (or the CONFLUENCE_* settings) and run `lorebot sync` first.")
+
+
+class IndexModelMismatch(LorebotError):
     """The index holds vectors of another embedding model; a full re-sync rebuilds it."""
 
 

@@ -6,6 +6,7 @@ A source never writes to the index or the database; the sync pipeline does. See
 
 from __future__ import annotations
 
+from knowledge.errors import LorebotError
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -52,7 +53,7 @@ class Notice:
 Change = Document | Deletion | Listing | Skipped | Checkpoint | Notice
 
 
-class SourceError(Exception):
+class SourceError(LorebotError):
     """The source cannot be synced now; the message is one sentence for a person."""
 
 

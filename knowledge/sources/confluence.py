@@ -32,19 +32,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import requests
 from atlassian import Confluence
 from atlassian.errors import ApiError
+from pydantic import Field, SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from knowledge.documents import Document
 from knowledge.sources import Change, Checkpoint, Deletion, Listing, SourceConfigError, SourceError
+from knowledge.sources.connectors import Connector, SourceConfig, SourceContext
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +80,18 @@ class ConfluenceSource:
         max_retries: int = 5,
         safety_margin_minutes: int = 5,
         backoff_seconds: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.name = name
-        self.url = (url or "").rstrip("/")
-        self.spaces = tuple(key.strip() for key in spaces if key.strip())
+        self.url = url.rstrip("/")
+        self.spaces = tuple(spaces)
         self.username, self.api_token, self.token = username, api_token, token
         self.types = ("page", "blogpost") if include_blogposts else ("page",)
         self.timeout = timeout
         self.max_retries = max_retries
         self.margin = timedelta(minutes=safety_margin_minutes)
         self.backoff_seconds = backoff_seconds
+        self._sleep = sleep  # between retries; a test passes one that records instead of waiting
         host = urlparse(self.url).hostname or ""
         self.deployment = "cloud" if not token and host.endswith(".atlassian.net") else "server"
         self._client: Confluence | None = None
@@ -131,10 +135,6 @@ class ConfluenceSource:
         yield Checkpoint(_format(newest or datetime.now(UTC)))
 
     def _connect(self) -> Confluence:
-        if not self.url:
-            raise SourceConfigError("Confluence has no address: set CONFLUENCE_URL.")
-        if not self.spaces:
-            raise SourceConfigError("No Confluence spaces are listed: set CONFLUENCE_SPACES.")
         if not self.token and not (self.username and self.api_token):
             raise SourceConfigError(
                 "Confluence credentials are missing: set CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN "
@@ -220,7 +220,8 @@ class ConfluenceSource:
 
     async def _call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         retrying = AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=self._wait,
-                                 retry=retry_if_exception(_transient), before_sleep=_log_retry, reraise=True)
+                                 retry=retry_if_exception(_transient), before_sleep=_log_retry, reraise=True,
+                                 sleep=self._sleep)
         try:
             async for attempt in retrying:
                 with attempt:
@@ -322,3 +323,35 @@ def _parse_cursor(cursor: str | None) -> datetime | None:
 
 def _format(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+class ConfluenceConfig(SourceConfig):
+    """A `[[sources]]` entry of kind "confluence"; the CONFLUENCE_* settings fill what it leaves out."""
+
+    kind: Literal["confluence"]
+    url: str | None = None
+    username: str | None = None
+    api_token: SecretStr | None = None
+    token: SecretStr | None = None
+    spaces: list[str] = Field(default_factory=list)
+    include_blogposts: bool = False
+
+
+def _build(config: ConfluenceConfig, name: str, context: SourceContext) -> ConfluenceSource:
+    """The one place a Confluence entry's settings are checked."""
+    if not config.url:
+        raise SourceConfigError(f"Confluence source {name} has no address: set CONFLUENCE_URL.")
+    spaces = [key.strip() for key in config.spaces if key.strip()]
+    if not spaces:
+        raise SourceConfigError(
+            f"Confluence source {name} lists no spaces: set CONFLUENCE_SPACES (space keys, comma-separated)."
+        )
+    return ConfluenceSource(
+        name, config.url, spaces, username=config.username,
+        api_token=config.api_token.get_secret_value() if config.api_token else None,
+        token=config.token.get_secret_value() if config.token else None,
+        include_blogposts=config.include_blogposts,
+    )
+
+
+CONNECTOR = Connector("confluence", ConfluenceConfig, _build, lambda config: "confluence")

@@ -16,6 +16,7 @@ import shutil
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Literal
 from urllib.parse import urlsplit
 
 from knowledge.documents import Document
@@ -29,6 +30,7 @@ from knowledge.sources import (
     SourceConfigError,
     SourceError,
 )
+from knowledge.sources.connectors import Connector, SourceConfig, SourceContext
 from knowledge.sources.file_filters import path_skip_reason, skip_reason
 from knowledge.sources.repo_links import WebRepo, parse_remote, path_links, strip_credentials
 
@@ -76,14 +78,7 @@ class _GitFailed(Exception):
 class GitSource:
     kind = "git"
 
-    def __init__(
-        self,
-        name: str,
-        location: str,
-        branch: str | None,
-        checkout_root: Path,
-        max_file_bytes: int = 1_000_000,
-    ) -> None:
+    def __init__(self, name: str, location: str, branch: str | None, checkout_root: Path, max_file_bytes: int) -> None:
         self.name = name
         self.location = location
         self.branch = branch
@@ -323,3 +318,20 @@ def _parse_name_status(out: bytes) -> list[tuple[str, str, str]]:
             changes.append((status, fields[i + 1], fields[i + 1]))
             i += 2
     return changes
+
+
+class GitConfig(SourceConfig):
+    """A `[[sources]]` entry of kind "git" (a `REPOS` item becomes one with just `url`)."""
+
+    kind: Literal["git"]
+    url: str
+    """A git URL or a local path, optionally `…#branch`."""
+    branch: str | None = None
+
+
+def _build(config: GitConfig, name: str, context: SourceContext) -> GitSource:
+    location, branch = parse_repo_spec(config.url)
+    return GitSource(name, location, config.branch or branch, context.data_dir / "repos", context.max_file_bytes)
+
+
+CONNECTOR = Connector("git", GitConfig, _build, lambda config: repo_name(parse_repo_spec(config.url)[0]))

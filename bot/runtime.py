@@ -1,0 +1,125 @@
+"""The one place that builds lorebot from `Settings`: `open_runtime`.
+
+Every command and the Slack bot open one runtime and take what they need from it. It
+migrates the database once and makes one engine; everything else is built on first
+use, once, so `lorebot feedback` never loads the embedding model and `lorebot ask`
+never builds the sources. Closing the runtime closes what it built.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cached_property
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.answering import Answerer
+from bot.conversations import SqlConversationStore
+from bot.db.engine import create_engine, session_factory, upgrade
+from bot.db.sync_state import SqlSyncState
+from bot.settings import Settings, secret_value
+from bot.syncing import SyncService
+from knowledge.embedding import Embedder
+from knowledge.index import IndexModelMismatch, SearchIndex
+from knowledge.retriever import Retriever
+from knowledge.sources import Source
+from knowledge.sources.connectors import SourceContext, build_sources
+from knowledge.sync import SyncPipeline, SyncProgress
+
+logger = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, engine: AsyncEngine, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.conversations = SqlConversationStore(engine)
+        self.sync_state = SqlSyncState(session_factory(engine))
+        self._embedder = embedder
+        self._bound = False
+
+    @cached_property
+    def index(self) -> SearchIndex:
+        settings = self.settings
+        if settings.weaviate_url:
+            from knowledge.index.weaviate import WeaviateIndex
+
+            return WeaviateIndex(settings.weaviate_url, secret_value(settings.weaviate_api_key))
+        from knowledge.index.sqlite import SqliteIndex
+
+        return SqliteIndex(settings.index_dir)
+
+    @cached_property
+    def sources(self) -> list[Source]:
+        """REPOS, the CONFLUENCE_* settings and LOREBOT_CONFIG's `[[sources]]`, built by their connectors."""
+        context = SourceContext(self.settings.data_dir, self.settings.max_file_bytes)
+        return build_sources(self.settings.source_entries(), context)
+
+    async def embedder(self, rebuild_for_new_model: bool = False) -> Embedder:
+        """The embedding model, loaded once, with the index bound to it.
+
+        With `rebuild_for_new_model` (a full sync), an index of another model is cleared
+        rather than refused.
+        """
+        if self._embedder is None:
+            from knowledge.embedding import SentenceTransformerEmbedder  # torch: only when used
+
+            self._embedder = SentenceTransformerEmbedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+        if not self._bound:
+            try:
+                await self.index.bind_model(self._embedder.model_name, self._embedder.dimension)
+            except IndexModelMismatch:
+                if not rebuild_for_new_model:
+                    raise
+                logger.warning("the embedding model changed to %s: clearing the index to rebuild it", self._embedder.model_name)
+                await self.index.clear()
+                await self.index.bind_model(self._embedder.model_name, self._embedder.dimension)
+            self._bound = True
+        return self._embedder
+
+    async def retriever(self) -> Retriever:
+        return Retriever(self.index, await self.embedder(), alpha=self.settings.search_alpha)
+
+    async def answerer(self) -> Answerer:
+        settings, retriever = self.settings, await self.retriever()
+        if not settings.llm_model:
+            from bot.answering.extractive import ExtractiveAnswerer
+
+            return ExtractiveAnswerer(retriever, k=settings.search_k, abstain_threshold=settings.abstain_threshold)
+        from bot.answering.llm import LLMAnswerer  # litellm takes seconds to import: only when used
+
+        return LLMAnswerer(
+            retriever,
+            settings.llm_model,
+            fallback_models=settings.llm_fallback_models,
+            api_base=settings.llm_api_base,
+            api_key=secret_value(settings.llm_api_key),
+            timeout=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+            k=settings.search_k,
+            abstain_threshold=settings.abstain_threshold,
+        )
+
+    async def sync_service(
+        self, progress: SyncProgress | None = None, rebuild_for_new_model: bool = False
+    ) -> SyncService:
+        embedder = await self.embedder(rebuild_for_new_model)
+        return SyncService(self.sources, SyncPipeline(self.index, embedder, self.sync_state, progress))
+
+    async def close(self) -> None:
+        if "index" in self.__dict__:
+            await self.index.close()
+        await self.engine.dispose()
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, embedder: Embedder | None = None) -> AsyncIterator[Runtime]:
+    """A runtime on a migrated database; pass `embedder` to use another model (benchmarks, tests)."""
+    await upgrade(settings.resolved_database_url)
+    runtime = Runtime(settings, create_engine(settings.resolved_database_url), embedder)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()

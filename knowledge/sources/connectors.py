@@ -1,0 +1,91 @@
+"""The connector registry: each `[[sources]]` kind, its config model and how to build it.
+
+A connector module (git.py, confluence.py) defines a pydantic config subclassing
+`SourceConfig` with `kind: Literal["<kind>"]` and a `build(config, name, context)`
+returning a `Source`, and exports them as `CONNECTOR`. Listing that `CONNECTOR` in
+`_registered()` below is the only other line a new connector needs: the entries of `LOREBOT_CONFIG`
+are validated as a union discriminated on `kind`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Generic, TypeVar, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from knowledge.sources import Source, SourceConfigError
+
+
+class SourceConfig(BaseModel):
+    """What every `[[sources]]` entry may say; a connector's config adds its own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What the running application gives every connector."""
+
+    data_dir: Path
+    max_file_bytes: int
+
+
+C = TypeVar("C", bound=SourceConfig)
+
+
+@dataclass(frozen=True)
+class Connector(Generic[C]):
+    kind: str
+    config: type[C]
+    build: Callable[[C, str, SourceContext], Source]
+    """(validated config, the source's unique name, context) → the source."""
+    default_name: Callable[[C], str]
+
+
+def _registered() -> dict[str, Connector[Any]]:
+    # Imported here, not at the top: each connector module imports SourceConfig from this one.
+    from knowledge.sources import confluence, git
+
+    return {connector.kind: connector for connector in (git.CONNECTOR, confluence.CONNECTOR)}
+
+
+def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) -> list[Source]:
+    """A source per entry, each validated by its connector's config; names made unique."""
+    connectors = _registered()
+    union = Union[tuple(connector.config for connector in connectors.values())]  # noqa: UP007
+    adapter: TypeAdapter[SourceConfig] = TypeAdapter(Annotated[union, Field(discriminator="kind")])
+    sources: list[Source] = []
+    taken: set[str] = set()
+    for number, entry in enumerate(entries, 1):
+        try:
+            config = adapter.validate_python(dict(entry))
+        except ValidationError as exc:
+            raise SourceConfigError(_describe(number, entry, exc, connectors)) from exc
+        connector = connectors[config.kind]
+        name = _unique(config.name or connector.default_name(config), taken)
+        sources.append(connector.build(config, name, context))
+    return sources
+
+
+def _describe(number: int, entry: Mapping[str, Any], exc: ValidationError, connectors: Mapping[str, Any]) -> str:
+    kind = entry.get("kind")
+    if kind not in connectors:
+        return f"Source {number} has kind {kind!r}; the kinds are {', '.join(sorted(connectors))}."
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'][1:]) or 'entry'}: {error['msg']}" for error in exc.errors()
+    )
+    return f"Source {number} ({kind}{', ' + str(entry['name']) if entry.get('name') else ''}) is invalid: {problems}."
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
