@@ -25,7 +25,6 @@ class SlackBot:
     app: AsyncApp
     client: AsyncWebClient
     tasks: BackgroundTasks
-    responder: Responder
 
 
 def build_slack_bot(
@@ -41,4 +40,4 @@ def build_slack_bot(
     async def on_error(error: Exception, body: dict) -> None:
         logger.error("Bolt could not handle a %s request", body.get("type"), exc_info=error)
 
-    return SlackBot(app, client, tasks, responder)
+    return SlackBot(app, client, tasks)

@@ -24,7 +24,6 @@ class SlackTokenError(LorebotError):
 class BotIdentity:
     team_id: str
     user_id: str
-    bot_id: str | None
 
 
 def build_web_client(token: str, base_url: str | None = None, rate_limit_retries: int = 3) -> AsyncWebClient:
@@ -69,4 +68,4 @@ async def verify_tokens(client: AsyncWebClient, app_token: str) -> BotIdentity:
             f"Slack rejected SLACK_APP_TOKEN ({exc.response.get('error')}); set it to an app-level token (xapp-…) "
             "with the connections:write scope, and turn Socket Mode on for the app."
         ) from exc
-    return BotIdentity(team_id=auth["team_id"], user_id=auth["user_id"], bot_id=auth.get("bot_id"))
+    return BotIdentity(team_id=auth["team_id"], user_id=auth["user_id"])
