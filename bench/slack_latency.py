@@ -41,6 +41,7 @@ from bot.settings import Settings
 from knowledge.documents import Chunk  # noqa: E402
 from knowledge.embedding import SentenceTransformerEmbedder  # noqa: E402
 from knowledge.index.sqlite import SqliteIndex  # noqa: E402
+from knowledge.ranking import Ranking  # noqa: E402
 from knowledge.retriever import Retriever  # noqa: E402
 from tests.fakes.slack_server import FakeSlack  # noqa: E402
 
@@ -122,7 +123,10 @@ async def main(chunks: int, questions: int, burst: int) -> None:
     fake = FakeSlack()
     await fake.start()
     client = build_web_client(fake.bot_token, fake.base_url)
-    bot = build_slack_bot(client, store, ExtractiveAnswerer(Retriever(index, embedder, alpha=settings.search_alpha), k=settings.search_k, abstain_threshold=settings.abstain_threshold))
+    bot = build_slack_bot(client, store, ExtractiveAnswerer(
+        Retriever(index, embedder, settings.search_alpha, Ranking(settings.search_candidates, settings.abstain_threshold)),
+        k=settings.search_k, abstain_threshold=settings.abstain_threshold,
+    ))
     runner = SocketModeRunner(bot, fake.app_token)
     await runner.start()
     await fake.wait_connected()

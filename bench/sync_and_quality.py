@@ -70,7 +70,7 @@ async def main() -> None:
         ]:
             results = []
             for q in questions:
-                hits = await retriever.search(q.question, 10, alpha=alpha)
+                hits = (await retriever.retrieve(q.question, 10, alpha=alpha)).hits
                 results.append(EvalResult(q, hits, not is_confident(hits, settings.abstain_threshold)))
             m = metrics(results)
             print(f"{label:<12} {m['recall@1']:.3f} {m['recall@5']:.3f} {m['recall@10']:.3f} {m['mrr@10']:.3f}")

@@ -23,6 +23,7 @@ from bot.settings import Settings, secret_value
 from bot.syncing import SyncService
 from knowledge.embedding import Embedder
 from knowledge.index import IndexModelMismatch, SearchIndex
+from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from knowledge.sources import Source
 from knowledge.sources.connectors import SourceContext, build_sources
@@ -80,7 +81,8 @@ class Runtime:
         return self._embedder
 
     async def retriever(self) -> Retriever:
-        return Retriever(self.index, await self.embedder(), alpha=self.settings.search_alpha)
+        ranking = Ranking(candidates=self.settings.search_candidates, abstain_threshold=self.settings.abstain_threshold)
+        return Retriever(self.index, await self.embedder(), self.settings.search_alpha, ranking)
 
     async def answerer(self) -> Answerer:
         settings, retriever = self.settings, await self.retriever()

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     search_alpha: float = 0.6
     """Hybrid weighting, 0 keywords (BM25) only … 1 vectors only; tuned in docs/benchmarks.md."""
     search_k: int = 5
+    search_candidates: int = 50
+    """Index candidates the ranking stage orders per question."""
     abstain_threshold: float = 0.35
 
     sources: list[dict[str, Any]] = Field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Retrieval: embed the query, then hybrid search in the index."""
+"""Retrieval: clean the question, embed it, take hybrid candidates from the index, rank them."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from knowledge.errors import LorebotError
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 from knowledge.embedding import Embedder
 from knowledge.index import EmptyIndexError, SearchFilters, SearchHit, SearchIndex
+from knowledge.ranking import Ranking
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +45,45 @@ def validate_query(text: str) -> str:
     return cleaned
 
 
+@dataclass(frozen=True)
+class Retrieval:
+    """The passages for a question, best first, and whether they likely do not answer it."""
+
+    query: str
+    hits: list[SearchHit]
+    abstain: bool
+
+
 class Retriever:
-    def __init__(self, index: SearchIndex, embedder: Embedder, alpha: float) -> None:
+    """Embed the query, take candidates from the index, order them in the ranking stage."""
+
+    def __init__(self, index: SearchIndex, embedder: Embedder, alpha: float, ranking: Ranking) -> None:
         self.index = index
         self.embedder = embedder
         self.alpha = alpha
+        self.ranking = ranking
 
-    async def search(
-        self, query: str, k: int = 5, filters: SearchFilters = SearchFilters(), alpha: float | None = None
+    async def candidates(
+        self, query: str, n: int, filters: SearchFilters = SearchFilters(), alpha: float | None = None
     ) -> list[SearchHit]:
+        """The index's own top `n` for the query, before the ranking stage."""
         query = validate_query(query)
-        started = time.perf_counter()
         vector = (await self.embedder.embed([query]))[0]
-        hits = await self.index.query(query, vector, k, self.alpha if alpha is None else alpha, filters)
+        hits = await self.index.query(query, vector, n, self.alpha if alpha is None else alpha, filters)
         if not hits and not (await self.index.stats()).chunks:
             raise EmptyIndexError()
-        logger.debug("retrieved %d hits in %.1f ms", len(hits), (time.perf_counter() - started) * 1000)
         return hits
+
+    async def retrieve(
+        self, query: str, k: int, filters: SearchFilters = SearchFilters(), alpha: float | None = None
+    ) -> Retrieval:
+        started = time.perf_counter()
+        query = validate_query(query)
+        candidates = await self.candidates(query, max(k, self.ranking.candidates), filters, alpha)
+        hits = self.ranking.rank(query, candidates, k)
+        abstain = self.ranking.abstains(query, hits)
+        logger.debug("retrieved %d hits in %.1f ms", len(hits), (time.perf_counter() - started) * 1000)
+        return Retrieval(query, hits, abstain)
+
+    async def search(self, query: str, k: int, filters: SearchFilters = SearchFilters()) -> list[SearchHit]:
+        return (await self.retrieve(query, k, filters)).hits

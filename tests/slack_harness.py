@@ -18,6 +18,7 @@ from bot.slack.client import build_web_client
 from bot.slack.runner import SocketModeRunner
 from knowledge.documents import Chunk
 from knowledge.index.sqlite import SqliteIndex
+from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from tests.fakes.slack_server import Call, FakeSlack
 
@@ -119,7 +120,7 @@ async def slack_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Asy
 
 @pytest.fixture
 def answerer(slack_index: SqliteIndex, embedder) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(Retriever(slack_index, embedder, alpha=0.6), k=3, abstain_threshold=0.2)
+    return ExtractiveAnswerer(Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)), k=3, abstain_threshold=0.2)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from bot.runtime import open_runtime
 from knowledge.documents import Chunk
 from knowledge.index import SearchFilters, SearchHit
 from knowledge.index.sqlite import SqliteIndex
+from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from tests.fakes.llm_server import LLMStub, RecordedRequest, Reply, llm_stub, loopback_only  # noqa: F401  (fixtures)
 
@@ -77,7 +78,7 @@ async def index(tmp_path: Path, embedder) -> AsyncIterator[RecordingIndex]:
 
 def answerer(index: RecordingIndex, embedder, stub: LLMStub, **options: object) -> LLMAnswerer:
     options = {"api_base": stub.base_url, "api_key": "sk-test", "timeout": 5.0, "retry_wait": 0.0, **options}
-    return LLMAnswerer(Retriever(index, embedder, alpha=0.6), MODEL, **options)  # type: ignore[arg-type]
+    return LLMAnswerer(Retriever(index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)), MODEL, **options)  # type: ignore[arg-type]
 
 
 def sources_block(request: RecordedRequest) -> str:

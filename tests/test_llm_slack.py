@@ -7,6 +7,7 @@ import pytest
 from bot.answering.llm import LLMAnswerer
 from bot.conversations import SqlConversationStore
 from knowledge.index.sqlite import SqliteIndex
+from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from tests.fakes.llm_server import LLMStub, Reply, llm_stub, loopback_only  # noqa: F401  (fixtures)
 from tests.fakes.slack_server import FakeSlack
@@ -22,7 +23,7 @@ async def test_llm_answer_streams_into_slack_as_growing_updates_then_one_final_m
     fake: FakeSlack, store: SqlConversationStore, slack_index: SqliteIndex, embedder, llm_stub: LLMStub
 ) -> None:
     llm_stub.enqueue(Reply(REPLY, chunk_delay=0.01))
-    answerer = LLMAnswerer(Retriever(slack_index, embedder, alpha=0.6), "openai/stub-model", api_base=llm_stub.base_url,
+    answerer = LLMAnswerer(Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)), "openai/stub-model", api_base=llm_stub.base_url,
                            api_key="sk-test", timeout=5, k=3)
     running = await start_bot(fake, store, answerer, stream_interval=0)
     fake.fail("assistant.threads.setStatus", "not_allowed_token_type")  # a placeholder message that grows

@@ -43,7 +43,6 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Measure retrieval: recall@1/5/10 and MRR@10, and how often unanswerable questions abstain."""
-    from bot.answering.extractive import is_confident
     from bot.runtime import open_runtime
     from knowledge.evaluation import EvalResult, load_questions, metrics
     from knowledge.retriever import validate_query
@@ -56,8 +55,8 @@ def evaluate(
             retriever = await runtime.retriever()
             results = []
             for q in questions:
-                hits = await retriever.search(validate_query(q.question), k, alpha=alpha)
-                results.append(EvalResult(q, hits, not is_confident(hits, settings.abstain_threshold)))
+                found = await retriever.retrieve(validate_query(q.question), k, alpha=alpha)
+                results.append(EvalResult(q, found.hits, found.abstain))
             found = any(r.first_hit_rank for r in results) or await runtime.sync_state.holds_any(
                 [entry for q in questions for entry in q.expected]
             )

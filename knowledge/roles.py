@@ -1,0 +1,64 @@
+"""What part a file plays in its repository: implementation, docs, tests, changelog, project meta.
+
+Questions are mostly about what the code does; tests, changelogs and contributor docs
+mention the same words and would otherwise crowd the top ranks. The ranking stage weighs
+each role (`ROLE_WEIGHTS`), unless the question asks about that role itself ("is there a
+test for …", "when did … change").
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Literal
+
+Role = Literal["code", "docs", "test", "changelog", "meta"]
+
+_TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "testdata", "fixtures", "e2e"})
+_TEST_FILE = re.compile(
+    r"^(test_.*\.py|.*_test\.(py|go)|conftest\.py|.*\.(test|spec)\.[cm]?[jt]sx?|.*Tests?\.(java|kt|cs))$"
+)
+_CHANGELOG = re.compile(r"^(change[s_-]?log|changes|history|news|release[s_-]?notes?)(\.\w+)?$", re.IGNORECASE)
+_META = re.compile(
+    r"^(contributing|code_of_conduct|security|license|licence|authors|maintainers|releasing|codeowners|"
+    r"pkg-info|manifest\.in|makefile|tox\.ini|setup\.cfg|\.flake8|\.gitignore|\.golangci\.ya?ml)(\.\w+)?$",
+    re.IGNORECASE,
+)
+_META_DIRS = frozenset({".github", ".gitlab", ".circleci", "requirements"})
+_DOC_DIRS = frozenset({"docs", "doc", "documentation", "examples", "example", "guides", "manual"})
+_DOC_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
+
+
+def file_role(path: str, kind: str = "code") -> Role:
+    """The role of a repository path (a Confluence page is docs)."""
+    if kind == "page":
+        return "docs"
+    parts = PurePosixPath(path.lower()).parts
+    if not parts:
+        return "code"
+    name, folders = PurePosixPath(path).name, parts[:-1]
+    if _TEST_FILE.match(name) or _TEST_DIRS.intersection(folders):
+        return "test"
+    if _CHANGELOG.match(name):
+        return "changelog"
+    if _META.match(name) or _META_DIRS.intersection(folders):
+        return "meta"
+    if PurePosixPath(name).suffix.lower() in _DOC_SUFFIXES or _DOC_DIRS.intersection(folders):
+        return "docs"
+    return "code"
+
+
+_ASKS_ABOUT: dict[Role, re.Pattern[str]] = {
+    "test": re.compile(r"\b(tests?|testing|tested|unit ?tests?|specs?|fixtures?|pytest|coverage)\b", re.IGNORECASE),
+    "changelog": re.compile(
+        r"\b(change ?log|changes|changed|release[sd]?|version|since|deprecat\w*|added in|removed in|history)\b",
+        re.IGNORECASE,
+    ),
+    "meta": re.compile(r"\b(contribut\w*|licen[cs]e|ci|pipeline|lint\w*|build|makefile|release process)\b",
+                       re.IGNORECASE),
+}
+
+
+def roles_asked_about(question: str) -> frozenset[Role]:
+    """The roles a question names itself, whose files then keep their full weight."""
+    return frozenset(role for role, pattern in _ASKS_ABOUT.items() if pattern.search(question))
