@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from knowledge.embedding import Embedder
 from knowledge.index import EmptyIndexError, SearchFilters, SearchHit, SearchIndex
+from knowledge.query import expand_query
 from knowledge.ranking import Ranking
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,9 @@ class Retriever:
         """The index's own top `n` for the query, before the ranking stage."""
         query = validate_query(query)
         vector = (await self.embedder.embed([query]))[0]
-        hits = await self.index.query(query, vector, n, self.alpha if alpha is None else alpha, filters)
+        # Spelled-out abbreviations help the keyword side; the embedding was measured better without them.
+        keywords = expand_query(query)
+        hits = await self.index.query(keywords, vector, n, self.alpha if alpha is None else alpha, filters)
         if not hits and not (await self.index.stats()).chunks:
             raise EmptyIndexError()
         return hits

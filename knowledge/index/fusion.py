@@ -24,7 +24,7 @@ K = TypeVar("K", bound=Hashable)
 # more than one in the body text. FTS5 multiplies term frequencies by these before BM25's
 # saturation, so their scale matters too: a low body weight keeps long chunks that repeat
 # a common word from crowding out short ones. Tuned on bench/devset/rich.jsonl.
-KEYWORD_FIELD_WEIGHTS = {"title": 4.0, "text": 0.5, "keywords": 1.0}
+KEYWORD_FIELD_WEIGHTS = {"title": 1.0, "text": 1.0, "keywords": 1.0}
 
 
 @dataclass(frozen=True)
