@@ -16,7 +16,7 @@ from knowledge.sources import (
     Skipped,
     SourceConfigError,
 )
-from knowledge.sources.git import GitSource, parse_repo_spec, repo_name
+from knowledge.sources.git import GitSource, file_format, parse_repo_spec, repo_name
 from tests.sample_repo import (
     SAMPLE_INDEXED,
     SAMPLE_SECRETS,
@@ -76,13 +76,14 @@ async def test_document_fields_link_to_the_commit_on_github(repo: SampleRepo, tm
 
     users = docs["widgets/users.py"]
     assert users.content == USERS_PY
-    assert (users.source, users.kind, users.title, users.path) == ("widgets", "code", "widgets/users.py", "widgets/users.py")
+    assert (users.source, users.kind, users.title, users.path) == (
+        "widgets", "code", "widgets/users.py", "widgets/users.py")
     assert (users.version, users.format) == (sha, "python")
     assert users.url == f"https://github.com/acme/widgets/blob/{sha}/widgets/users.py"
     assert users.line_url.format(start=3, end=9) == f"https://github.com/acme/widgets/blob/{sha}/widgets/users.py#L3-L9"
     assert docs["docs/release notes.md"].url == f"https://github.com/acme/widgets/blob/{sha}/docs/release%20notes.md"
-    assert {d.format for d in docs.values()} == {"python", "markdown", "rst", "text"}
-    assert docs["docs/guide.rst"].format == "rst" and docs["web/app.js"].format == "text"
+    assert {d.format for d in docs.values()} == {"python", "markdown", "rst", "javascript"}
+    assert docs["docs/guide.rst"].format == "rst" and docs["web/app.js"].format == "javascript"
 
 
 async def test_edits_renames_and_deletes_yield_exactly_what_changed(repo: SampleRepo, tmp_path: Path) -> None:
@@ -237,3 +238,13 @@ def test_repo_spec_and_default_name() -> None:
     assert repo_name("git@github.com:acme/widgets.git") == "widgets"
     assert repo_name("ssh://git@host:7999/proj/api.git/") == "api"
     assert repo_name("/srv/code/lorebot/") == "lorebot"
+
+
+@pytest.mark.parametrize(("path", "fmt"), [
+    ("app/main.go", "go"), ("src/App.tsx", "tsx"), ("src/api.ts", "typescript"), ("types/index.d.ts", "typescript"),
+    ("web/app.jsx", "javascript"), ("lib/cli.mjs", "javascript"), ("src/Main.java", "java"), ("src/lib.rs", "rust"),
+    ("lib/shop.rb", "ruby"), ("src/Store.cs", "csharp"), ("tools/run.PY", "python"), ("Makefile", "text"),
+    ("src/Main.kt", "text"),
+])
+def test_file_formats_by_extension(path: str, fmt: str) -> None:
+    assert file_format(path) == fmt

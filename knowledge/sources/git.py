@@ -38,7 +38,12 @@ logger = logging.getLogger(__name__)
 
 _HEAD_REF = "refs/lorebot/head"
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
-_FORMATS = {".py": "python", ".pyi": "python", ".md": "markdown", ".markdown": "markdown", ".rst": "rst"}
+_FORMATS = {
+    ".py": "python", ".pyi": "python", ".md": "markdown", ".markdown": "markdown", ".rst": "rst",
+    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".go": "go", ".java": "java", ".rs": "rust", ".rb": "ruby", ".rake": "ruby", ".cs": "csharp",
+}
 # Never wait for a password prompt: a scheduled sync has nobody to type it.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "LC_ALL": "C"}
 
@@ -47,6 +52,11 @@ def parse_repo_spec(spec: str) -> tuple[str, str | None]:
     """A `REPOS` entry `url-or-path#branch` → (location, branch or None)."""
     location, _, branch = spec.strip().partition("#")
     return location.strip(), branch.strip() or None
+
+
+def file_format(path: str) -> str:
+    """The chunking format of a repository file, by its extension (`Document.format`)."""
+    return _FORMATS.get(PurePosixPath(path).suffix.lower(), "text")
 
 
 def repo_name(location: str) -> str:
@@ -83,7 +93,8 @@ class GitSource:
         self.location = location
         self.branch = branch
         self.max_file_bytes = max_file_bytes
-        self.clone_dir = checkout_root.expanduser().absolute() / (re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "repo")
+        safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "repo"
+        self.clone_dir = checkout_root.expanduser().absolute() / safe_name
         self._entry = strip_credentials(location) + (f"#{branch}" if branch else "")  # for messages
 
     @property
@@ -174,7 +185,7 @@ class GitSource:
             url=url,
             content=text,
             version=head,
-            format=_FORMATS.get(PurePosixPath(path).suffix.lower(), "text"),
+            format=file_format(path),
             path=path,
             line_url=line_url,
         )
