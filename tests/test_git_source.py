@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,9 @@ from knowledge.sources import (
 )
 from knowledge.sources.git import GitSource, file_format, parse_repo_spec, repo_name
 from tests.sample_repo import (
+    ENCODING_FILES,
+    LATIN1_PY,
+    MENU_MD,
     SAMPLE_INDEXED,
     SAMPLE_SECRETS,
     SAMPLE_SKIPPED,
@@ -141,6 +145,24 @@ async def test_secrets_never_reach_a_document_in_later_syncs(repo: SampleRepo, t
     assert skipped(changes) == {"notes.txt": "private key", "deploy/id_rsa": "secret", "deploy/site.pem": "secret"}
     assert set(documents(changes)) == {"widgets/users.py"}
     assert_no_secrets(changes)
+
+
+async def test_text_in_any_encoding_is_indexed_and_only_binaries_are_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = SampleRepo.create(tmp_path / "menu")
+    for path, content in ENCODING_FILES.items():
+        repo.write(path, content)
+    repo.commit("Menu")
+
+    with caplog.at_level(logging.INFO, logger="knowledge.sources.git"):
+        changes = await sync(source_for(repo, tmp_path))
+
+    docs = documents(changes)
+    assert docs["legacy/prix.py"].content == LATIN1_PY  # é stays é
+    assert docs["docs/menu.md"].content == MENU_MD      # the stray byte read as the quote it was
+    assert skipped(changes) == {"tools/compress": "binary"}
+    assert any("legacy/prix.py is not UTF-8; read as cp1252" in message for message in caplog.messages)
 
 
 async def test_oversized_files_are_skipped(repo: SampleRepo, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from knowledge.sources import (
 from knowledge.sources.connectors import Connector, SourceConfig, SourceContext
 from knowledge.sources.file_filters import path_skip_reason, skip_reason
 from knowledge.sources.repo_links import WebRepo, parse_remote, path_links, strip_credentials
+from knowledge.sources.text_encoding import UTF8, decode_text
 
 logger = logging.getLogger(__name__)
 
@@ -169,8 +170,11 @@ class GitSource:
             reason = skip_reason(entry.path, data, self.max_file_bytes)
             if reason:
                 yield Skipped(entry.path, reason)
-            else:
-                yield self._document(head, entry.path, data.decode("utf-8").removeprefix("\ufeff"), web)
+                continue
+            text, encoding = decode_text(data)
+            if encoding != UTF8:
+                logger.info("%s: %s is not UTF-8; read as %s", self.name, entry.path, encoding)
+            yield self._document(head, entry.path, text, web)
 
     def _document(self, head: str, path: str, text: str, web: WebRepo | None) -> Document:
         if web is None:
