@@ -17,8 +17,9 @@ def content_hash(text: str) -> str:
 class Document:
     """One file at a commit, or one Confluence page at a version.
 
-    `format` tells the chunker how to split `content` ("python", "markdown", "rst",
-    "text", "confluence_storage"). `line_url` is a template with `{start}` and `{end}`
+    `format` tells the chunker how to split `content` ("python", "typescript", "tsx",
+    "javascript", "go", "java", "rust", "ruby", "csharp", "markdown", "rst", "text",
+    "confluence_storage"). `line_url` is a template with `{start}` and `{end}`
     for code links to a line range; `url` is the document's own link. `deployment` says
     which flavour of a product the document came from when that changes its links
     ("cloud" or "server" for Confluence heading anchors); empty otherwise.

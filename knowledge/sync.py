@@ -46,13 +46,15 @@ class SyncSummary:
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    skipped_files: list[Skipped] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        """The per-source shape of the `sync --json` contract."""
+        """The per-source shape of the `sync --json` contract (plus `skipped_files`, which says what and why)."""
         return {
             "name": self.name, "kind": self.kind, "added": self.added, "updated": self.updated,
-            "deleted": self.deleted, "skipped": self.skipped, "chunks_embedded": self.chunks_embedded,
-            "seconds": round(self.seconds, 3), "error": self.error,
+            "deleted": self.deleted, "skipped": self.skipped,
+            "skipped_files": [{"path": s.external_id, "reason": s.reason} for s in self.skipped_files],
+            "chunks_embedded": self.chunks_embedded, "seconds": round(self.seconds, 3), "error": self.error,
         }
 
 
@@ -155,6 +157,8 @@ class SyncPipeline:
                 run.pending_deletions.update(gone)
             case Skipped():
                 run.summary.skipped += 1
+                run.summary.skipped_files.append(change)
+                logger.info("%s: skipped %s (%s)", run.summary.name, change.external_id, change.reason)
             case Checkpoint():
                 await self._flush(run)
                 await self.state.save_cursor(run.summary.name, change.cursor)

@@ -106,6 +106,20 @@ SAMPLE_SKIPPED = {
     "package-lock.json": "lock file",
 }
 
+# Text in any encoding is indexed; only git's binary rule (a NUL byte early on) skips a file.
+LATIN1_PY = (
+    '"""Prix du café et de la crème brûlée, servis à la carte."""\n\n\n'
+    "def prix_du_cafe() -> float:\n"
+    '    """Le prix d\'un café, en euros."""\n'
+    "    return 2.5\n"
+)
+MENU_MD = "# Menu\n\nOur café serves crème brûlée.\nIt’s open every day.\n"
+ENCODING_FILES: dict[str, bytes] = {
+    "legacy/prix.py": LATIN1_PY.encode("latin-1"),
+    "docs/menu.md": MENU_MD.encode().replace("’".encode(), b"\x92"),  # one byte pasted from cp1252
+    "tools/compress": b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)),  # a program: no suffix to tell
+}
+
 _GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,

@@ -4,15 +4,18 @@ with the real git source, chunkers, embedded index, model and SQLite state."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
-from tests.sample_repo import SAMPLE_INDEXED, SAMPLE_SECRETS, SAMPLE_SKIPPED, SampleRepo
+from tests.sample_repo import ENCODING_FILES, SAMPLE_INDEXED, SAMPLE_SECRETS, SAMPLE_SKIPPED, SampleRepo
 
-SYNC_KEYS = {"name", "kind", "added", "updated", "deleted", "skipped", "chunks_embedded", "seconds", "error"}
+SYNC_KEYS = {
+    "name", "kind", "added", "updated", "deleted", "skipped", "skipped_files", "chunks_embedded", "seconds", "error",
+}
 SEARCH_KEYS = {"rank", "score", "title", "url", "kind", "source", "path", "snippet"}
 
 
@@ -41,6 +44,7 @@ def test_sync_search_resync_and_changes(repo: SampleRepo, env: dict[str, str], t
     assert set(first) == SYNC_KEYS
     assert (first["name"], first["kind"], first["error"]) == ("widgets", "git", None)
     assert (first["added"], first["skipped"]) == (len(SAMPLE_INDEXED), len(SAMPLE_SKIPPED))
+    assert {f["path"]: f["reason"] for f in first["skipped_files"]} == SAMPLE_SKIPPED
     assert first["chunks_embedded"] > 0
 
     found = run_json(env, "search", "display name of a user", "-k", "3")
@@ -72,6 +76,37 @@ def test_sync_search_resync_and_changes(repo: SampleRepo, env: dict[str, str], t
     for file in (tmp_path / "data" / "index").iterdir():
         content = file.read_bytes()
         assert not any(secret.encode() in content for secret in SAMPLE_SECRETS), file
+
+
+def test_legacy_text_is_searchable_and_skipped_files_are_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = SampleRepo.create(tmp_path / "menu")
+    for path, content in ENCODING_FILES.items():
+        repo.write(path, content)
+    repo.commit("Menu")
+    env = {"DATA_DIR": str(tmp_path / "data"), "REPOS": str(repo.path)}
+
+    plain = lorebot(env, "sync")
+    assert plain.exit_code == 0, plain.output
+    assert "2 added, 0 updated, 0 deleted, 1 skipped" in plain.stdout
+    assert "skipped: 1 binary (-v or --json names them)" in plain.stdout
+    assert not [m for m in caplog.messages if "tools/compress" in m]  # named only with -v
+
+    root_level = logging.getLogger().level
+    try:
+        verbose = lorebot(env, "sync", "-v", "--full", "--json")
+    finally:
+        logging.getLogger().setLevel(root_level)
+    assert verbose.exit_code == 0, verbose.output
+    (summary,) = json.loads(verbose.stdout)["sources"]
+    assert (summary["skipped"], summary["skipped_files"]) == (1, [{"path": "tools/compress", "reason": "binary"}])
+    assert "menu: skipped tools/compress (binary)" in caplog.messages
+
+    top = run_json(env, "search", "prix du café", "-k", "1")["results"][0]
+    assert top["path"] == "legacy/prix.py" and "café" in top["snippet"]
+    menu = run_json(env, "search", "crème brûlée open every day", "-k", "1")["results"][0]
+    assert menu["path"] == "docs/menu.md" and "It’s open" in menu["snippet"]
 
 
 def test_ask_answers_with_links_and_abstains_when_nothing_matches(env: dict[str, str]) -> None:

@@ -43,7 +43,11 @@ def test_size_limit() -> None:
 
 def test_content_rules() -> None:
     assert skip_reason("data.txt", b"abc\x00def", LIMIT) == "binary"
-    assert skip_reason("latin.txt", "caf\u00e9".encode("latin-1"), LIMIT) == "binary"
+    # git's rule: a NUL byte in the first 8,000 bytes is binary; any other bytes are text.
+    assert skip_reason("tool", b"x" * 7999 + b"\x00", LIMIT) == "binary"
+    assert skip_reason("log.txt", b"x" * 8000 + b"\x00", LIMIT) is None
+    assert skip_reason("latin.txt", "caf\u00e9".encode("latin-1"), LIMIT) is None
+    assert skip_reason("notes.md", b"It\x92s \xff odd", LIMIT) is None
     assert skip_reason("utf8.txt", "caf\u00e9".encode("utf-8"), LIMIT) is None
     for kind in ("RSA ", "EC ", "OPENSSH ", "ENCRYPTED ", ""):
         key = f"x = '''\n-----BEGIN {kind}PRIVATE KEY-----\nMIIB\n'''".encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,11 @@ from knowledge.sources import (
     Skipped,
     SourceConfigError,
 )
-from knowledge.sources.git import GitSource, parse_repo_spec, repo_name
+from knowledge.sources.git import GitSource, file_format, parse_repo_spec, repo_name
 from tests.sample_repo import (
+    ENCODING_FILES,
+    LATIN1_PY,
+    MENU_MD,
     SAMPLE_INDEXED,
     SAMPLE_SECRETS,
     SAMPLE_SKIPPED,
@@ -76,13 +80,14 @@ async def test_document_fields_link_to_the_commit_on_github(repo: SampleRepo, tm
 
     users = docs["widgets/users.py"]
     assert users.content == USERS_PY
-    assert (users.source, users.kind, users.title, users.path) == ("widgets", "code", "widgets/users.py", "widgets/users.py")
+    assert (users.source, users.kind, users.title, users.path) == (
+        "widgets", "code", "widgets/users.py", "widgets/users.py")
     assert (users.version, users.format) == (sha, "python")
     assert users.url == f"https://github.com/acme/widgets/blob/{sha}/widgets/users.py"
     assert users.line_url.format(start=3, end=9) == f"https://github.com/acme/widgets/blob/{sha}/widgets/users.py#L3-L9"
     assert docs["docs/release notes.md"].url == f"https://github.com/acme/widgets/blob/{sha}/docs/release%20notes.md"
-    assert {d.format for d in docs.values()} == {"python", "markdown", "rst", "text"}
-    assert docs["docs/guide.rst"].format == "rst" and docs["web/app.js"].format == "text"
+    assert {d.format for d in docs.values()} == {"python", "markdown", "rst", "javascript"}
+    assert docs["docs/guide.rst"].format == "rst" and docs["web/app.js"].format == "javascript"
 
 
 async def test_edits_renames_and_deletes_yield_exactly_what_changed(repo: SampleRepo, tmp_path: Path) -> None:
@@ -140,6 +145,24 @@ async def test_secrets_never_reach_a_document_in_later_syncs(repo: SampleRepo, t
     assert skipped(changes) == {"notes.txt": "private key", "deploy/id_rsa": "secret", "deploy/site.pem": "secret"}
     assert set(documents(changes)) == {"widgets/users.py"}
     assert_no_secrets(changes)
+
+
+async def test_text_in_any_encoding_is_indexed_and_only_binaries_are_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = SampleRepo.create(tmp_path / "menu")
+    for path, content in ENCODING_FILES.items():
+        repo.write(path, content)
+    repo.commit("Menu")
+
+    with caplog.at_level(logging.INFO, logger="knowledge.sources.git"):
+        changes = await sync(source_for(repo, tmp_path))
+
+    docs = documents(changes)
+    assert docs["legacy/prix.py"].content == LATIN1_PY  # é stays é
+    assert docs["docs/menu.md"].content == MENU_MD      # the stray byte read as the quote it was
+    assert skipped(changes) == {"tools/compress": "binary"}
+    assert any("legacy/prix.py is not UTF-8; read as cp1252" in message for message in caplog.messages)
 
 
 async def test_oversized_files_are_skipped(repo: SampleRepo, tmp_path: Path) -> None:
@@ -237,3 +260,13 @@ def test_repo_spec_and_default_name() -> None:
     assert repo_name("git@github.com:acme/widgets.git") == "widgets"
     assert repo_name("ssh://git@host:7999/proj/api.git/") == "api"
     assert repo_name("/srv/code/lorebot/") == "lorebot"
+
+
+@pytest.mark.parametrize(("path", "fmt"), [
+    ("app/main.go", "go"), ("src/App.tsx", "tsx"), ("src/api.ts", "typescript"), ("types/index.d.ts", "typescript"),
+    ("web/app.jsx", "javascript"), ("lib/cli.mjs", "javascript"), ("src/Main.java", "java"), ("src/lib.rs", "rust"),
+    ("lib/shop.rb", "ruby"), ("src/Store.cs", "csharp"), ("tools/run.PY", "python"), ("Makefile", "text"),
+    ("src/Main.kt", "text"),
+])
+def test_file_formats_by_extension(path: str, fmt: str) -> None:
+    assert file_format(path) == fmt

@@ -4,6 +4,7 @@ Confluence sources have tests of their own)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -131,14 +132,18 @@ async def test_a_failure_mid_sync_keeps_the_last_checkpoint_and_records_the_erro
     assert cursor == "c2"
 
 
-async def test_skips_and_notices_are_counted_once(pipeline) -> None:
+async def test_skips_are_counted_named_and_logged_and_notices_kept_once(pipeline, caplog) -> None:
     sync, _, _ = pipeline
-    summary = await sync.sync(ScriptedSource([
-        Skipped(".env", "looks like a secret"), Skipped("logo.png", "binary"),
-        Notice("no web host: links are paths"), Notice("no web host: links are paths"),
-        doc("a.py", ALPHA), Checkpoint("c1"),
-    ]))
+    with caplog.at_level(logging.INFO, logger="knowledge.sync"):
+        summary = await sync.sync(ScriptedSource([
+            Skipped(".env", "looks like a secret"), Skipped("logo.png", "binary"),
+            Notice("no web host: links are paths"), Notice("no web host: links are paths"),
+            doc("a.py", ALPHA), Checkpoint("c1"),
+        ]))
     assert (summary.skipped, summary.notes) == (2, ["no web host: links are paths"])
+    assert summary.as_json()["skipped_files"] == [
+        {"path": ".env", "reason": "looks like a secret"}, {"path": "logo.png", "reason": "binary"}]
+    assert "notes: skipped logo.png (binary)" in caplog.messages
 
 
 async def test_full_sync_rereads_everything_but_embeds_nothing_new(pipeline) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from bot.cli.app import app
+from bot.cli.app import VERBOSE_HELP, app, configure_logging
 from bot.cli.common import JSON_HELP, load_settings, print_json, run
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ class _RichProgress:
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.counts: dict[str, list[int]] = {}
 
     def advance(self, source: str, documents: int, chunks_embedded: int) -> None:
@@ -53,10 +54,13 @@ def sync(
     source: list[str] = typer.Option([], "--source", help="Only this source (repeatable)."),
     full: bool = typer.Option(False, "--full", help="Re-read everything, not only what changed."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP + " Names each skipped file."),
 ) -> None:
     """Refresh the sources now: fetch what changed, embed only new content, update the index."""
     from bot.runtime import open_runtime
 
+    if verbose:
+        configure_logging(True)
     settings = load_settings()
     console = Console(stderr=True)
     show_progress = not as_json and console.is_terminal
@@ -78,6 +82,10 @@ def sync(
                 f"{s.chunks_embedded} chunks embedded"
             )
             typer.echo(f"{s.name} ({s.kind}): {status} [{s.seconds:.1f}s]")
+            if s.skipped_files:
+                reasons = Counter(skipped.reason for skipped in s.skipped_files)
+                counts = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+                typer.echo(f"  skipped: {counts} (-v or --json names them)")
             for note in s.notes:
                 typer.echo(f"  note: {note}")
         typer.echo(summary_line(summaries))

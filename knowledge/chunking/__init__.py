@@ -1,6 +1,7 @@
 """Chunking: split a document into passages by its format.
 
-Code: by function and class (Python via `ast`), else line windows at blank lines.
+Code: by function and class: Python via `ast`; TypeScript, JavaScript, Go, Java, Rust,
+Ruby and C# via tree-sitter (`syntax.py`); any other text by line windows at blank lines.
 Markup (Markdown, reStructuredText) and Confluence pages: by heading section.
 A chunker that fails falls back to line windows, logged, so a bad file never stops a sync.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from knowledge.chunking import confluence, markup, python, text
+from knowledge.chunking import confluence, markup, python, syntax, text
 from knowledge.documents import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ CHUNKERS: dict[str, Chunker] = {
     "rst": markup.chunk_rst,
     "text": text.chunk_text,
     "confluence_storage": confluence.chunk_page,
+    **dict.fromkeys(sorted(syntax.FORMATS), syntax.chunk_code),
 }
 
 

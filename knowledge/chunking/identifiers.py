@@ -14,9 +14,15 @@ from functools import lru_cache
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # An acronym before a capitalised word, a (capitalised) word, an acronym, a number.
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+[0-9]*|[A-Z]+[0-9]*|[0-9]+")
-# Language keywords say nothing about what code does; they would only add noise.
+# Language keywords say nothing about what code does; they would only add noise. Keywords
+# that are also words people ask with ("interface", "type", "default", "end", "new") stay.
 _NOISE = frozenset(word.lower() for word in keyword.kwlist) | {
     "self", "cls", "def", "var", "let", "const", "function", "this", "func", "void", "public", "private",
+    # Go, Java, C#, JavaScript/TypeScript, Rust, Ruby
+    "nil", "null", "undefined", "iota", "defer", "fallthrough", "goto", "chan", "protected", "static", "final",
+    "abstract", "extends", "implements", "instanceof", "throws", "synchronized", "volatile", "transient",
+    "boolean", "bool", "int", "typeof", "keyof", "readonly", "override", "virtual", "sealed", "foreach",
+    "fn", "pub", "impl", "mut", "mod", "crate", "dyn", "elsif", "unless",
 }
 
 

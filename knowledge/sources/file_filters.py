@@ -3,6 +3,8 @@
 Pure rules over a repo-relative path, its size and (optionally) its bytes, so the
 git source can reject most files before reading them. Secrets are rejected by name
 and, for any file that is read, by content: a secret must never reach the index.
+Text or binary is git's own rule: a NUL byte in the first 8,000 bytes. Every other
+file is text in some encoding and is indexed (`text_encoding.py` reads it).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ _BINARY_SUFFIXES = frozenset({
 })
 
 _PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
+_BINARY_PROBE_BYTES = 8000  # how far git looks for a NUL byte (xdiff's buffer_is_binary)
 
 
 def path_skip_reason(path: str, size: int, max_bytes: int) -> str | None:
@@ -73,17 +76,13 @@ def path_skip_reason(path: str, size: int, max_bytes: int) -> str | None:
 
 
 def skip_reason(path: str, data: bytes, max_bytes: int) -> str | None:
-    """Why a file with these bytes is not indexed; None if it may be (then it decodes as UTF-8)."""
+    """Why a file with these bytes is not indexed; None if it may be (it is text, in some encoding)."""
     reason = path_skip_reason(path, len(data), max_bytes)
     if reason:
         return reason
     if _PRIVATE_KEY.search(data):
         return PRIVATE_KEY
-    if b"\x00" in data:
-        return BINARY
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+    if b"\x00" in data[:_BINARY_PROBE_BYTES]:
         return BINARY
     return None
 

@@ -33,12 +33,18 @@ from knowledge.sources import (
 from knowledge.sources.connectors import Connector, SourceConfig, SourceContext
 from knowledge.sources.file_filters import path_skip_reason, skip_reason
 from knowledge.sources.repo_links import WebRepo, parse_remote, path_links, strip_credentials
+from knowledge.sources.text_encoding import UTF8, decode_text
 
 logger = logging.getLogger(__name__)
 
 _HEAD_REF = "refs/lorebot/head"
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
-_FORMATS = {".py": "python", ".pyi": "python", ".md": "markdown", ".markdown": "markdown", ".rst": "rst"}
+_FORMATS = {
+    ".py": "python", ".pyi": "python", ".md": "markdown", ".markdown": "markdown", ".rst": "rst",
+    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".go": "go", ".java": "java", ".rs": "rust", ".rb": "ruby", ".rake": "ruby", ".cs": "csharp",
+}
 # Never wait for a password prompt: a scheduled sync has nobody to type it.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "LC_ALL": "C"}
 
@@ -47,6 +53,11 @@ def parse_repo_spec(spec: str) -> tuple[str, str | None]:
     """A `REPOS` entry `url-or-path#branch` → (location, branch or None)."""
     location, _, branch = spec.strip().partition("#")
     return location.strip(), branch.strip() or None
+
+
+def file_format(path: str) -> str:
+    """The chunking format of a repository file, by its extension (`Document.format`)."""
+    return _FORMATS.get(PurePosixPath(path).suffix.lower(), "text")
 
 
 def repo_name(location: str) -> str:
@@ -83,7 +94,8 @@ class GitSource:
         self.location = location
         self.branch = branch
         self.max_file_bytes = max_file_bytes
-        self.clone_dir = checkout_root.expanduser().absolute() / (re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "repo")
+        safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "repo"
+        self.clone_dir = checkout_root.expanduser().absolute() / safe_name
         self._entry = strip_credentials(location) + (f"#{branch}" if branch else "")  # for messages
 
     @property
@@ -158,8 +170,11 @@ class GitSource:
             reason = skip_reason(entry.path, data, self.max_file_bytes)
             if reason:
                 yield Skipped(entry.path, reason)
-            else:
-                yield self._document(head, entry.path, data.decode("utf-8").removeprefix("\ufeff"), web)
+                continue
+            text, encoding = decode_text(data)
+            if encoding != UTF8:
+                logger.info("%s: %s is not UTF-8; read as %s", self.name, entry.path, encoding)
+            yield self._document(head, entry.path, text, web)
 
     def _document(self, head: str, path: str, text: str, web: WebRepo | None) -> Document:
         if web is None:
@@ -174,7 +189,7 @@ class GitSource:
             url=url,
             content=text,
             version=head,
-            format=_FORMATS.get(PurePosixPath(path).suffix.lower(), "text"),
+            format=file_format(path),
             path=path,
             line_url=line_url,
         )
