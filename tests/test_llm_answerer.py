@@ -18,7 +18,7 @@ from knowledge.documents import Chunk
 from knowledge.index import SearchFilters, SearchHit
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.retriever import Retriever
-from tests.fakes.llm_server import LLMStub, RecordedRequest, Reply, llm_stub, loopback_only  # noqa: F401  (fixtures)
+from tests.fakes.llm_server import LLMStub, RecordedRequest, Reply
 
 MODEL = "openai/stub-model"
 FALLBACK = "openai/stub-fallback"
@@ -46,6 +46,9 @@ CORPUS = [
 ]
 
 
+NO_FILTERS = SearchFilters()
+
+
 class RecordingIndex:
     """The real index, recording the query texts it receives."""
 
@@ -54,7 +57,7 @@ class RecordingIndex:
         self.queries: list[str] = []
 
     async def query(self, text: str, vector: np.ndarray, k: int, alpha: float,
-                    filters: SearchFilters = SearchFilters()) -> list[SearchHit]:
+                    filters: SearchFilters = NO_FILTERS) -> list[SearchHit]:
         self.queries.append(text)
         return await self.index.query(text, vector, k, alpha, filters)
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from bot.answering.llm import LLMAnswerer
 from bot.conversations import SqlConversationStore
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.retriever import Retriever
-from tests.fakes.llm_server import LLMStub, Reply, llm_stub, loopback_only  # noqa: F401  (fixtures)
+from tests.fakes.llm_server import LLMStub, Reply
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import CHANNEL, RETRY_URL, answered, in_thread, mention, start_bot
+from tests.slack_harness import (
+    CHANNEL,
+    RETRY_URL,
+    answered,
+    in_thread,
+    mention,
+    start_bot,
+)
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -38,7 +47,7 @@ async def test_llm_answer_streams_into_slack_as_growing_updates_then_one_final_m
     assert len(posts) == 1  # one message: the placeholder, grown in place
     *growing, final = [call.args["text"] for call in fake.calls_of("chat.update")]
     assert len(growing) >= 5
-    assert all(later.startswith(earlier) and later != earlier for earlier, later in zip(growing, growing[1:]))
+    assert all(later.startswith(earlier) and later != earlier for earlier, later in pairwise(growing))
     assert REPLY.startswith(growing[-1])
     assert f"<{RETRY_URL}|[1]>" in final and final.count("*Sources*") == 1
     assert shown == final

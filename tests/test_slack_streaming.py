@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator, Sequence
 from bot.answering import Answer, AnswerDelta, Citation, Turn
 from bot.conversations import SqlConversationStore
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import CHANNEL, RETRY_URL, answered, in_thread, mention, start_bot
+from tests.slack_harness import (
+    CHANNEL,
+    RETRY_URL,
+    answered,
+    in_thread,
+    mention,
+    start_bot,
+)
 
 
 class ScriptedAnswerer:
@@ -38,7 +45,8 @@ def texts(calls) -> list[str]:
 async def test_stream_grows_the_placeholder_then_the_final_text_has_the_links(
     fake: FakeSlack, store: SqlConversationStore
 ) -> None:
-    words = "Payments are retried with exponential backoff [1] and jitter, up to five attempts.".split()
+    words = ["Payments", "are", "retried", "with", "exponential", "backoff", "[1]", "and", "jitter,", "up", "to",
+             "five", "attempts."]
     deltas = [" ".join(words[:n]) for n in range(2, len(words) + 1, 3)]
     running = await start_bot(fake, store, ScriptedAnswerer(deltas, final_answer(" ".join(words))), stream_interval=0)
     fake.fail("assistant.threads.setStatus", "not_allowed_token_type")  # no thread status: placeholder
