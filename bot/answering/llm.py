@@ -12,26 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Use the model map bundled with litellm: never fetch it from the internet at import.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-import litellm  # noqa: E402
-from tenacity import (  # noqa: E402
+from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential,
 )
 
-from bot.answering import Answer, AnswerDelta, Citation, Turn  # noqa: E402
-from bot.answering.extractive import compose_extractive, is_confident  # noqa: E402
-from bot.answering.followup import standalone_query  # noqa: E402
-from bot.answering.prompt import (  # noqa: E402
+from bot.answering import Answer, AnswerDelta, Citation, Turn
+from bot.answering.extractive import compose_extractive, is_confident
+from bot.answering.followup import standalone_query
+from bot.answering.litellm_client import litellm
+from bot.answering.prompt import (
     Prompt,
     build_prompt,
     context_tokens,
@@ -39,10 +35,8 @@ from bot.answering.prompt import (  # noqa: E402
     says_dont_know,
     streaming_text,
 )
-from knowledge.index import SearchHit  # noqa: E402
-from knowledge.retriever import Retriever  # noqa: E402
-
-litellm.suppress_debug_info = True
+from knowledge.index import SearchHit
+from knowledge.retriever import Retriever
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +54,7 @@ _TRANSIENT = (
     litellm.APIConnectionError,  # litellm.Timeout is not one of these: a timeout is not retried
 )
 
+
 class ModelFailed(Exception):
     """One model could not answer: timeout, error, rate limit after retries, or an empty reply."""
 
@@ -74,7 +69,7 @@ class Endpoint:
 def _provider(model: str) -> str | None:
     try:
         return litellm.get_llm_provider(model)[1]
-    except Exception:  # an unknown model string; litellm reports it when called
+    except Exception:  # noqa: BLE001  (an unknown model string; litellm reports it when called)
         return None
 
 

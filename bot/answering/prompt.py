@@ -9,18 +9,13 @@ with litellm's tokenizers; the weakest sources are dropped first.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-# Use the model map bundled with litellm: never fetch it from the internet at import.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-import litellm  # noqa: E402
-
-from bot.answering import Turn  # noqa: E402
-from knowledge.index import SearchHit  # noqa: E402
+from bot.answering import Turn
+from bot.answering.litellm_client import litellm
+from knowledge.index import SearchHit
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +61,7 @@ def context_tokens(model: str) -> int:
     """The model's input window from litellm's model map; a safe default for unknown models."""
     try:
         info = litellm.get_model_info(model)
-    except Exception:  # litellm raises plain Exception for models it does not map
+    except Exception:  # noqa: BLE001  (litellm raises plain Exception for models it does not map)
         return DEFAULT_CONTEXT_TOKENS
     return int(info.get("max_input_tokens") or info.get("max_tokens") or DEFAULT_CONTEXT_TOKENS)
 
