@@ -19,7 +19,7 @@ def run(code: str) -> str:
 
 
 def test_the_answering_package_and_the_extractive_path_do_not_import_litellm() -> None:
-    code = ("import sys, bot.answering, bot.answering.extractive, bot.slack.formatting, "
+    code = ("import sys, bot.answering, bot.answering.extractive, bot.answering.markers, bot.slack.formatting, "
             "bot.wiring; print('litellm' in sys.modules)")
     assert run(code) == "False"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.answering import Answer, Citation
-from bot.slack.formatting import plain_text, render_answer, split_message, to_mrkdwn
+from bot.slack.formatting import render_answer, slack_to_plain, split_message, to_mrkdwn
 
 URL = "https://github.com/acme/app/blob/abc/retry.py#L1-L9"
 CITATIONS = [Citation(1, "retry.py", URL), Citation(2, "Deploy & release", "https://wiki/x?a=1&b=2")]
@@ -69,8 +69,8 @@ def test_long_answer_keeps_every_message_in_limits_and_the_links() -> None:
     assert f"<{URL}|[1] retry.py>" in messages[-1].text
 
 
-def test_plain_text_from_slack_encoding() -> None:
-    assert plain_text("<@U0BOT> where is <https://x.io|the page>? a &lt; b &amp; <#C1|eng>", drop_user="U0BOT") == (
+def test_slack_to_plain_decodes_slack_encoding() -> None:
+    assert slack_to_plain("<@U0BOT> where is <https://x.io|the page>? a &lt; b &amp; <#C1|eng>", drop_user="U0BOT") == (
         "where is the page? a < b & #eng"
     )
-    assert plain_text("ping <@U0BOB> about <!here>") == "ping @U0BOB about @here"
+    assert slack_to_plain("ping <@U0BOB> about <!here>") == "ping @U0BOB about @here"

@@ -27,14 +27,8 @@ from bot.answering import Answer, AnswerDelta, Citation, Turn
 from bot.answering.extractive import compose_extractive, is_confident
 from bot.answering.followup import standalone_query
 from bot.answering.litellm_client import litellm
-from bot.answering.prompt import (
-    Prompt,
-    build_prompt,
-    context_tokens,
-    resolve_markers,
-    says_dont_know,
-    streaming_text,
-)
+from bot.answering.markers import resolve_markers, streaming_text
+from bot.answering.prompt import Prompt, build_prompt, context_tokens, says_dont_know
 from knowledge.index import SearchHit
 from knowledge.retriever import Retriever
 
@@ -109,7 +103,7 @@ class LLMAnswerer:
         self.k = k
         self.abstain_threshold = abstain_threshold
         self.retry_wait = retry_wait
-        self._windows = {e.model: context_window or context_tokens(e.model) for e in self.endpoints}
+        self._context_windows = {e.model: context_window or context_tokens(e.model) for e in self.endpoints}
 
     async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         query, hits = await self._retrieve(question, history)
@@ -152,7 +146,7 @@ class LLMAnswerer:
         return query, await self.retriever.search(query, self.k)
 
     def _prompt(self, endpoint: Endpoint, question: str, hits: Sequence[SearchHit], history: Sequence[Turn]) -> Prompt:
-        return build_prompt(endpoint.model, question, hits, history, self._windows[endpoint.model])
+        return build_prompt(endpoint.model, question, hits, history, self._context_windows[endpoint.model])
 
     def _request(self, endpoint: Endpoint, messages: list[dict[str, str]], timeout: float, **extra: Any) -> dict:
         # max_retries=0: retries are ours (bounded, transient errors only), not the client's.

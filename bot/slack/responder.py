@@ -59,13 +59,13 @@ class Responder:
 
     async def answer(self, question: Question) -> None:
         reference = correlation.begin()
-        addressed = question.kind != "followup"
+        addressed = question.surface != "followup"
         try:
             if not addressed:
                 if await self.store.find_conversation(question.thread) is None:
                     return  # a thread lorebot has not answered in
                 addressed = True
-            logger.info("%s question in %s (thread %s)", question.kind, question.channel_id, question.thread_ts)
+            logger.info("%s question in %s (thread %s)", question.surface, question.channel_id, question.thread_ts)
             if not await self.deduper.claim(question.dedupe_key):
                 logger.info("already handled %s; dropped", question.dedupe_key)
                 return
@@ -115,7 +115,7 @@ class Responder:
             logger.info("question rejected: %s", exc)
             await self._tell(writer, f":information_source: {exc}", reference)
             return
-        except Exception:
+        except Exception:  # noqa: BLE001  (_fail logs it with the traceback)
             await self._fail(question, writer, reference)
             return
         latency_ms = (time.monotonic() - question.received_at) * 1000
