@@ -100,6 +100,7 @@ async def test_markers_become_citations_of_the_cited_sources_only(index, embedde
     assert not answer.abstained and answer.note is None
     assert answer.model == MODEL and answer.standalone_query == "How do I deploy the payments service?"
     (request,) = llm_stub.requests
+    assert request.stream  # answer() reads the same streamed completion as stream()
     assert request.messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert request.headers["Authorization"] == "Bearer sk-test"
     assert 'Link: https://wiki.example.com/pages/deploy' in sources_block(request)
@@ -170,6 +171,15 @@ async def test_every_model_failing_gives_the_extractive_answer_with_a_note(index
     assert answer.note == UNAVAILABLE_NOTE and answer.model is None and not answer.abstained
     assert "deploy-payments" in answer.text and answer.citations[0].n == 1
     assert [r.model for r in llm_stub.requests] == ["stub-model", "stub-fallback", "stub-fallback"]
+
+
+@pytest.mark.parametrize("empty", [Reply(""), Reply(pieces=("\n", "  "))], ids=["no content", "whitespace only"])
+async def test_an_empty_answer_moves_on_to_the_fallback_model(index, embedder, llm_stub, empty: Reply) -> None:
+    llm_stub.enqueue(empty, "Use make [1].")
+    answer = await answerer(index, embedder, llm_stub, fallback_models=[FALLBACK]).answer(
+        "How do I deploy the payments service?")
+    assert answer.model == FALLBACK and answer.text == "Use make [1]."
+    assert [r.model for r in llm_stub.requests] == ["stub-model", "stub-fallback"]
 
 
 async def test_rate_limits_are_retried_a_bounded_number_of_times(index, embedder, llm_stub) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from bot.answering import Answer, AnswerDelta, Citation, Turn
+from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
 from bot.conversations import SqlConversationStore
 from tests.fakes.slack_server import FakeSlack
 from tests.slack_harness import (
@@ -17,15 +17,12 @@ from tests.slack_harness import (
 )
 
 
-class ScriptedAnswerer:
+class ScriptedAnswerer(Answerer):
     """A tests-only Answerer: yields the given texts as deltas, then the final answer."""
 
     def __init__(self, deltas: list[str], final: Answer) -> None:
         self.deltas = deltas
         self.final = final
-
-    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
-        return self.final
 
     async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
         for text in self.deltas:

@@ -5,6 +5,9 @@ is not confident, else prompt → model. Transient errors (rate limits, 5xx, con
 are retried a bounded number of times; a timeout or any other failure moves on to the next
 fallback model at once, and when every model failed the extractive answer is returned with a
 note. The user always gets an answer or a clear message.
+
+The answer is always a streamed completion (the timeout applies to its start and to each gap
+between pieces); `Answerer.answer` reads the same stream to its end, so there is one path.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from bot.answering import Answer, AnswerDelta, Citation, Turn
+from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
 from bot.answering.extractive import compose_extractive, is_confident
 from bot.answering.followup import standalone_query
 from bot.answering.litellm_client import litellm
@@ -80,7 +83,7 @@ def endpoints(
     return chain
 
 
-class LLMAnswerer:
+class LLMAnswerer(Answerer):
     def __init__(
         self,
         retriever: Retriever,
@@ -105,19 +108,6 @@ class LLMAnswerer:
         self.retry_wait = retry_wait
         self._context_windows = {e.model: context_window or context_tokens(e.model) for e in self.endpoints}
 
-    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
-        query, hits = await self._retrieve(question, history)
-        if not is_confident(hits, self.abstain_threshold):
-            return compose_extractive(question, query, hits, self.abstain_threshold)
-        for endpoint in self.endpoints:
-            prompt = self._prompt(endpoint, question, hits, history)
-            try:
-                text = await self._complete(endpoint, prompt)
-            except ModelFailed:
-                continue
-            return _grounded(text, prompt, hits, query, endpoint.model)
-        return compose_extractive(question, query, hits, self.abstain_threshold, note=UNAVAILABLE_NOTE)
-
     async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
         """Growing `AnswerDelta`s while the model writes, then the final `Answer`. If a model
         fails mid-answer the next one starts over, so a delta may be shorter than the last."""
@@ -129,12 +119,13 @@ class LLMAnswerer:
             prompt = self._prompt(endpoint, question, hits, history)
             text, shown = "", ""
             try:
-                async for piece in self._stream_completion(endpoint, prompt):
-                    text += piece
-                    visible = streaming_text(text, prompt.sources)
-                    if visible and visible != shown:
-                        shown = visible
-                        yield AnswerDelta(visible)
+                async with contextlib.aclosing(self._stream_completion(endpoint, prompt)) as pieces:
+                    async for piece in pieces:
+                        text += piece
+                        visible = streaming_text(text, prompt.sources)
+                        if visible and visible != shown:
+                            shown = visible
+                            yield AnswerDelta(visible)
             except ModelFailed:
                 continue
             yield _grounded(text, prompt, hits, query, endpoint.model)
@@ -181,15 +172,6 @@ class LLMAnswerer:
         )
         return await retrying(once)
 
-    async def _complete(self, endpoint: Endpoint, prompt: Prompt) -> str:
-        request = self._request(endpoint, prompt.messages, self.timeout, max_tokens=prompt.max_answer_tokens)
-        with _failures(endpoint.model, self.timeout):
-            response = await self._call(request, self.max_retries)
-            text = response.choices[0].message.content or ""
-            if not text.strip():
-                raise ModelFailed(f"{endpoint.model} returned an empty answer")
-        return text
-
     async def _stream_completion(self, endpoint: Endpoint, prompt: Prompt) -> AsyncIterator[str]:
         """The answer's text pieces; the timeout applies to the start and to each gap between pieces."""
         request = self._request(
@@ -198,7 +180,7 @@ class LLMAnswerer:
         with _failures(endpoint.model, self.timeout):
             stream = await self._call(request, self.max_retries)
             try:
-                wrote = False
+                blank = True
                 while True:
                     try:
                         chunk = await asyncio.wait_for(anext(stream), self.timeout)
@@ -206,9 +188,9 @@ class LLMAnswerer:
                         break
                     piece = chunk.choices[0].delta.content if chunk.choices else None
                     if piece:
-                        wrote = True
+                        blank = blank and not piece.strip()
                         yield piece
-                if not wrote:
+                if blank:
                     raise ModelFailed(f"{endpoint.model} returned an empty answer")
             finally:
                 await stream.aclose()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answering import Answer, AnswerDelta, Answerer, Turn
+from bot.answering import Answerer, await_answer
 from bot.conversations import AnswerRecord, ConversationStore
 from bot.slack import correlation
 from bot.slack.dedupe import Deduper
@@ -109,7 +109,7 @@ class Responder:
             await writer.show_working()
             history = await self.store.history(conversation_id, self.history_turns)
             await self.store.add_message(conversation_id, "user", question.text, question.user_id, question.ts)
-            answer = await self._stream(question.text, history, writer)
+            answer = await await_answer(self.answerer.stream(question.text, history), lambda d: writer.stream(d.text))
             posted = await writer.finish(render_answer(answer, self.message_limit))
         except QueryError as exc:  # a question that cannot be searched: say why
             logger.info("question rejected: %s", exc)
@@ -127,14 +127,6 @@ class Responder:
             await self.store.record_answer(record)
         except Exception:  # the person has the answer; only its feedback link is lost
             logger.exception("answer delivered but not stored (reference %s)", reference)
-
-    async def _stream(self, text: str, history: list[Turn], writer: ReplyWriter) -> Answer:
-        async for item in self.answerer.stream(text, history):
-            if isinstance(item, AnswerDelta):
-                await writer.stream(item.text)
-            else:
-                return item
-        raise RuntimeError("the answerer finished without an answer")
 
     async def _fail(self, question: Question, writer: ReplyWriter | None, reference: str) -> None:
         logger.exception("answering failed (reference %s)", reference)

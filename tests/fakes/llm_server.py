@@ -36,6 +36,8 @@ class Reply:
     """Seconds before the response starts (longer than the client's timeout: a timeout)."""
     chunk_delay: float = 0.0
     """Seconds between streamed chunks."""
+    pieces: tuple[str, ...] = ()
+    """The streamed content pieces, when not the words of `text` (e.g. whitespace only)."""
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -152,7 +154,7 @@ class LLMStub:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", **reply.headers})
         await response.prepare(http_request)
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
-        pieces = re.findall(r"\s*\S+", reply.text) or [""]
+        pieces = list(reply.pieces) or re.findall(r"\s*\S+", reply.text) or [""]
         for i, piece in enumerate(pieces):
             delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
             await _send(response, _chunk(completion_id, request.model, delta, None))
