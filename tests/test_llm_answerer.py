@@ -79,7 +79,8 @@ async def index(tmp_path: Path, embedder) -> AsyncIterator[RecordingIndex]:
 
 
 def answerer(index: RecordingIndex, embedder, stub: LLMStub, **options: object) -> LLMAnswerer:
-    options = {"api_base": stub.base_url, "api_key": "sk-test", "timeout": 5.0, "retry_wait": 0.0, **options}
+    options = {"api_base": stub.base_url, "api_key": "sk-test", "k": 5, "abstain_threshold": 0.35,
+               "timeout": 5.0, "max_retries": 2, "retry_wait": 0.0, **options}
     return LLMAnswerer(Retriever(index, embedder), MODEL, **options)  # type: ignore[arg-type]
 
 
@@ -258,3 +259,14 @@ async def test_build_answerer_uses_the_llm_only_when_a_model_is_set(index, embed
     assert isinstance(built, LLMAnswerer)
     assert [(e.model, e.api_base) for e in built.endpoints] == [
         (MODEL, llm_stub.base_url), (FALLBACK, llm_stub.base_url), ("anthropic/claude-x", None)]
+
+
+async def test_build_answerer_takes_every_number_from_settings(index, embedder, llm_stub) -> None:
+    retriever = Retriever(index, embedder)  # type: ignore[arg-type]
+    numbers = {"search_k": 7, "abstain_threshold": 0.5, "llm_timeout_seconds": 12.0, "llm_max_retries": 4}
+    extractive = build_answerer(Settings(**numbers), retriever)
+    assert isinstance(extractive, ExtractiveAnswerer)
+    assert (extractive.k, extractive.abstain_threshold) == (7, 0.5)
+    llm = build_answerer(Settings(llm_model=MODEL, llm_api_base=llm_stub.base_url, **numbers), retriever)
+    assert isinstance(llm, LLMAnswerer)
+    assert (llm.k, llm.abstain_threshold, llm.timeout, llm.max_retries) == (7, 0.5, 12.0, 4)

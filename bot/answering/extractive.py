@@ -44,7 +44,7 @@ def compose_extractive(
 
 
 class ExtractiveAnswerer(Answerer):
-    def __init__(self, retriever: Retriever, k: int = 5, abstain_threshold: float = 0.35) -> None:
+    def __init__(self, retriever: Retriever, *, k: int, abstain_threshold: float) -> None:
         self.retriever = retriever
         self.k = k
         self.abstain_threshold = abstain_threshold

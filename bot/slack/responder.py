@@ -46,8 +46,8 @@ class Command:
 
 class Responder:
     def __init__(
-        self, client: AsyncWebClient, store: ConversationStore, answerer: Answerer, deduper: Deduper,
-        stream_interval: float = 1.0, history_turns: int = 10, message_limit: int = MESSAGE_LIMIT,
+        self, client: AsyncWebClient, store: ConversationStore, answerer: Answerer, deduper: Deduper, *,
+        stream_interval: float, history_turns: int, message_limit: int = MESSAGE_LIMIT,
     ) -> None:
         self.client = client
         self.store = store
@@ -103,7 +103,7 @@ class Responder:
         await self._reply(question, reference)
 
     async def _reply(self, question: Question, reference: str) -> None:
-        writer = ReplyWriter(self.client, question.channel_id, question.thread_ts, self.stream_interval, self.message_limit)
+        writer = self._writer(question)
         try:
             conversation_id = await self.store.conversation(question.thread)
             await writer.show_working()
@@ -128,9 +128,14 @@ class Responder:
         except Exception:  # the person has the answer; only its feedback link is lost
             logger.exception("answer delivered but not stored (reference %s)", reference)
 
+    def _writer(self, question: Question) -> ReplyWriter:
+        return ReplyWriter(
+            self.client, question.channel_id, question.thread_ts, interval=self.stream_interval, limit=self.message_limit
+        )
+
     async def _fail(self, question: Question, writer: ReplyWriter | None, reference: str) -> None:
         logger.exception("answering failed (reference %s)", reference)
-        await self._tell(writer or ReplyWriter(self.client, question.channel_id, question.thread_ts), apology(reference), reference)
+        await self._tell(writer or self._writer(question), apology(reference), reference)
 
     async def _tell(self, writer: ReplyWriter, text: str, reference: str) -> None:
         try:
