@@ -51,7 +51,9 @@ async def main(rounds: int) -> None:
         retriever = await runtime.retriever()
         stub.respond_with(REPLY)
         answerer = LLMAnswerer(retriever, "openai/stub-model", api_base=stub.base_url, api_key="sk-bench",
-                               k=settings.search_k, abstain_threshold=0.0)  # never abstain: always reach the model
+                               k=settings.search_k, timeout=settings.llm_timeout_seconds,
+                               max_retries=settings.llm_max_retries,
+                               abstain_threshold=0.0)  # never abstain: always reach the model
 
         async def stream(question: str) -> None:
             async for _ in answerer.stream(question):

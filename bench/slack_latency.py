@@ -34,6 +34,7 @@ from timing import p50_p95_text  # noqa: E402
 from bot.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from bot.conversations import SqlConversationStore  # noqa: E402
 from bot.db.engine import upgrade  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 from bot.slack.bot import build_slack_bot  # noqa: E402
 from bot.slack.client import build_web_client  # noqa: E402
 from bot.slack.runner import SocketModeRunner  # noqa: E402
@@ -123,10 +124,11 @@ async def main(chunks: int, questions: int, burst: int) -> None:
     fake = FakeSlack()
     await fake.start()
     client = build_web_client(fake.bot_token, fake.base_url)
-    bot = build_slack_bot(client, store, ExtractiveAnswerer(
+    answerer = ExtractiveAnswerer(
         Retriever(index, embedder, settings.search_alpha, Ranking(settings.search_candidates, settings.abstain_threshold)),
         k=settings.search_k, abstain_threshold=settings.abstain_threshold,
-    ))
+    )
+    bot = build_slack_bot(client, store, answerer)
     runner = SocketModeRunner(bot, fake.app_token)
     await runner.start()
     await fake.wait_connected()

@@ -14,7 +14,8 @@ from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
 
-pytest_plugins = ["tests.slack_harness"]  # the Slack emulator fixtures, for every Slack test module
+# The Slack emulator and LLM stub fixtures, for every test module that asks for them.
+pytest_plugins = ["tests.slack_harness", "tests.fakes.llm_server"]
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -66,8 +67,8 @@ async def postgres_url(postgres_server_url: str) -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin_url = make_url(postgres_server_url)
     host = admin_url.query.get("host") or admin_url.host
-    connect = dict(user=admin_url.username, password=admin_url.password or None, host=host,
-                   port=admin_url.port, database=admin_url.database or "postgres")
+    connect = {"user": admin_url.username, "password": admin_url.password or None, "host": host,
+               "port": admin_url.port, "database": admin_url.database or "postgres"}
     admin = await asyncpg.connect(**connect)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')

@@ -1,4 +1,4 @@
-"""The answer prompt (token budget, delimiting) and reading [n] markers back; follow-up rewrite parsing."""
+"""The answer prompt (token budget, delimiting), the model saying it does not know; follow-up rewrite parsing."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from bot.answering.prompt import (
     SYSTEM_PROMPT,
     build_prompt,
     count_tokens,
-    resolve_markers,
     says_dont_know,
-    streaming_text,
 )
 from knowledge.documents import Chunk
 from knowledge.index import SearchHit
@@ -42,7 +40,7 @@ def test_sources_are_numbered_in_rank_order_in_the_user_message_only() -> None:
 def test_weakest_sources_are_dropped_first_to_fit_the_window() -> None:
     hits = [hit(n, f"word{n} " * 300) for n in range(1, 6)]
     window = 1800
-    prompt = build_prompt(MODEL, "question?", hits, window=window)
+    prompt = build_prompt(MODEL, "question?", hits, context_window=window)
     assert 1 <= prompt.sources < 5
     body = user_message(prompt.messages)
     assert all(f'<source n="{n}">' in body for n in range(1, prompt.sources + 1))
@@ -52,7 +50,7 @@ def test_weakest_sources_are_dropped_first_to_fit_the_window() -> None:
 
 
 def test_a_single_source_larger_than_the_window_is_truncated_not_dropped() -> None:
-    prompt = build_prompt(MODEL, "question?", [hit(1, "lorem ipsum " * 3000)], window=2000)
+    prompt = build_prompt(MODEL, "question?", [hit(1, "lorem ipsum " * 3000)], context_window=2000)
     assert prompt.sources == 1
     body = user_message(prompt.messages)
     assert "lorem ipsum" in body and " …" in body
@@ -62,7 +60,7 @@ def test_a_single_source_larger_than_the_window_is_truncated_not_dropped() -> No
 def test_history_keeps_the_latest_turns_within_its_budget_without_old_markers() -> None:
     history = [Turn("user", f"old question {i} " + "filler " * 200) for i in range(10)]
     history += [Turn("user", "How do I deploy?"), Turn("assistant", "Run make deploy [1][2].")]
-    prompt = build_prompt(MODEL, "and who approves?", [hit(1, "text")], history, window=8192)
+    prompt = build_prompt(MODEL, "and who approves?", [hit(1, "text")], history, context_window=8192)
     roles = [m["role"] for m in prompt.messages]
     assert roles[0] == "system" and roles[-1] == "user"
     middle = prompt.messages[1:-1]
@@ -78,27 +76,6 @@ def test_source_text_cannot_close_the_sources_block() -> None:
     assert body.count("</sources>") == 1 and body.count("<sources>") == 1
     assert body.count("</source>") == 1
     assert body.count("Question:") == 2  # the injected one is inert text inside the source
-
-
-@pytest.mark.parametrize(
-    ("reply", "available", "text", "cited"),
-    [
-        ("Deploy with make [1].", 3, "Deploy with make [1].", (1,)),
-        ("Both [1, 3] and [source 2].", 3, "Both [1][3] and [2].", (1, 2, 3)),
-        ("Beyond k [4] and zero [0].", 3, "Beyond k and zero.", ()),
-        ("Mixed [2, 9].", 3, "Mixed [2].", (2,)),
-        ("Code `items[1]` and\n```\nx = a[2]\n```\nis code [1].", 3, "Code `items[1]` and\n```\nx = a[2]\n```\nis code [1].", (1,)),
-        ("Malformed [1.5] and [x] stay text.", 3, "Malformed [1.5] and [x] stay text.", ()),
-    ],
-)
-def test_markers_are_normalized_and_invalid_ones_dropped(reply: str, available: int, text: str, cited: tuple) -> None:
-    resolved = resolve_markers(reply, available)
-    assert (resolved.text, resolved.cited) == (text, cited)
-
-
-def test_streaming_text_hides_half_written_and_invalid_markers() -> None:
-    assert streaming_text("Run make [1] then [", 2) == "Run make [1] then"
-    assert streaming_text("Run make [1] then [7] ok", 2) == "Run make [1] then ok"
 
 
 @pytest.mark.parametrize(
@@ -119,7 +96,7 @@ def test_rewrite_request_holds_the_conversation_and_the_reply_is_cleaned() -> No
                                                       Turn("assistant", "Run make deploy [1].")])
     assert messages[0]["role"] == "system"
     assert "User: How do I deploy payments?" in messages[1]["content"]
-    assert "Assistant: Run make deploy ." in messages[1]["content"]
+    assert "Assistant: Run make deploy." in messages[1]["content"]
     assert "Latest message: who approves it?" in messages[1]["content"]
     assert clean_rewrite('Query: "who approves payments deploys"\nextra') == "who approves payments deploys"
     assert clean_rewrite("  \n ") is None

@@ -19,7 +19,7 @@ from knowledge.index import SearchFilters, SearchHit
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
-from tests.fakes.llm_server import LLMStub, RecordedRequest, Reply, llm_stub, loopback_only  # noqa: F401  (fixtures)
+from tests.fakes.llm_server import LLMStub, RecordedRequest, Reply
 
 MODEL = "openai/stub-model"
 FALLBACK = "openai/stub-fallback"
@@ -47,6 +47,9 @@ CORPUS = [
 ]
 
 
+NO_FILTERS = SearchFilters()
+
+
 class RecordingIndex:
     """The real index, recording the query texts it receives."""
 
@@ -55,7 +58,7 @@ class RecordingIndex:
         self.queries: list[str] = []
 
     async def query(self, text: str, vector: np.ndarray, k: int, alpha: float,
-                    filters: SearchFilters = SearchFilters()) -> list[SearchHit]:
+                    filters: SearchFilters = NO_FILTERS) -> list[SearchHit]:
         self.queries.append(text)
         return await self.index.query(text, vector, k, alpha, filters)
 
@@ -77,7 +80,8 @@ async def index(tmp_path: Path, embedder) -> AsyncIterator[RecordingIndex]:
 
 
 def answerer(index: RecordingIndex, embedder, stub: LLMStub, **options: object) -> LLMAnswerer:
-    options = {"api_base": stub.base_url, "api_key": "sk-test", "timeout": 5.0, "retry_wait": 0.0, **options}
+    options = {"api_base": stub.base_url, "api_key": "sk-test", "k": 5, "abstain_threshold": 0.35,
+               "timeout": 5.0, "max_retries": 2, "retry_wait": 0.0, **options}
     return LLMAnswerer(Retriever(index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)), MODEL, **options)  # type: ignore[arg-type]
 
 
@@ -98,6 +102,7 @@ async def test_markers_become_citations_of_the_cited_sources_only(index, embedde
     assert not answer.abstained and answer.note is None
     assert answer.model == MODEL and answer.standalone_query == "How do I deploy the payments service?"
     (request,) = llm_stub.requests
+    assert request.stream  # answer() reads the same streamed completion as stream()
     assert request.messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert request.headers["Authorization"] == "Bearer sk-test"
     assert 'Link: https://wiki.example.com/pages/deploy' in sources_block(request)
@@ -168,6 +173,15 @@ async def test_every_model_failing_gives_the_extractive_answer_with_a_note(index
     assert answer.note == UNAVAILABLE_NOTE and answer.model is None and not answer.abstained
     assert "deploy-payments" in answer.text and answer.citations[0].n == 1
     assert [r.model for r in llm_stub.requests] == ["stub-model", "stub-fallback", "stub-fallback"]
+
+
+@pytest.mark.parametrize("empty", [Reply(""), Reply(pieces=("\n", "  "))], ids=["no content", "whitespace only"])
+async def test_an_empty_answer_moves_on_to_the_fallback_model(index, embedder, llm_stub, empty: Reply) -> None:
+    llm_stub.enqueue(empty, "Use make [1].")
+    answer = await answerer(index, embedder, llm_stub, fallback_models=[FALLBACK]).answer(
+        "How do I deploy the payments service?")
+    assert answer.model == FALLBACK and answer.text == "Use make [1]."
+    assert [r.model for r in llm_stub.requests] == ["stub-model", "stub-fallback"]
 
 
 async def test_rate_limits_are_retried_a_bounded_number_of_times(index, embedder, llm_stub) -> None:
@@ -248,3 +262,16 @@ async def test_the_runtime_uses_the_llm_only_when_a_model_is_set(tmp_path, embed
     assert isinstance(built, LLMAnswerer)
     assert [(e.model, e.api_base) for e in built.endpoints] == [
         (MODEL, llm_stub.base_url), (FALLBACK, llm_stub.base_url), ("anthropic/claude-x", None)]
+
+
+async def test_the_runtime_takes_every_number_from_settings(tmp_path, embedder, llm_stub) -> None:
+    numbers = {"search_k": 7, "abstain_threshold": 0.5, "llm_timeout_seconds": 12.0, "llm_max_retries": 4}
+    async with open_runtime(Settings(data_dir=tmp_path, **numbers), embedder) as runtime:
+        extractive = await runtime.answerer()
+    assert isinstance(extractive, ExtractiveAnswerer)
+    assert (extractive.k, extractive.abstain_threshold) == (7, 0.5)
+    settings = Settings(data_dir=tmp_path, llm_model=MODEL, llm_api_base=llm_stub.base_url, **numbers)
+    async with open_runtime(settings, embedder) as runtime:
+        llm = await runtime.answerer()
+    assert isinstance(llm, LLMAnswerer)
+    assert (llm.k, llm.abstain_threshold, llm.timeout, llm.max_retries) == (7, 0.5, 12.0, 4)

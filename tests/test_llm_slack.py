@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from bot.answering.llm import LLMAnswerer
@@ -9,9 +11,16 @@ from bot.conversations import SqlConversationStore
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
-from tests.fakes.llm_server import LLMStub, Reply, llm_stub, loopback_only  # noqa: F401  (fixtures)
+from tests.fakes.llm_server import LLMStub, Reply
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import CHANNEL, RETRY_URL, answered, in_thread, mention, start_bot
+from tests.slack_harness import (
+    CHANNEL,
+    RETRY_URL,
+    answered,
+    in_thread,
+    mention,
+    start_bot,
+)
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -23,8 +32,9 @@ async def test_llm_answer_streams_into_slack_as_growing_updates_then_one_final_m
     fake: FakeSlack, store: SqlConversationStore, slack_index: SqliteIndex, embedder, llm_stub: LLMStub
 ) -> None:
     llm_stub.enqueue(Reply(REPLY, chunk_delay=0.01))
-    answerer = LLMAnswerer(Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)), "openai/stub-model", api_base=llm_stub.base_url,
-                           api_key="sk-test", timeout=5, k=3)
+    answerer = LLMAnswerer(Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)),
+                           "openai/stub-model", api_base=llm_stub.base_url,
+                           api_key="sk-test", k=3, abstain_threshold=0.35, timeout=5, max_retries=2)
     running = await start_bot(fake, store, answerer, stream_interval=0)
     fake.fail("assistant.threads.setStatus", "not_allowed_token_type")  # a placeholder message that grows
     try:
@@ -39,7 +49,7 @@ async def test_llm_answer_streams_into_slack_as_growing_updates_then_one_final_m
     assert len(posts) == 1  # one message: the placeholder, grown in place
     *growing, final = [call.args["text"] for call in fake.calls_of("chat.update")]
     assert len(growing) >= 5
-    assert all(later.startswith(earlier) and later != earlier for earlier, later in zip(growing, growing[1:]))
+    assert all(later.startswith(earlier) and later != earlier for earlier, later in pairwise(growing))
     assert REPLY.startswith(growing[-1])
     assert f"<{RETRY_URL}|[1]>" in final and final.count("*Sources*") == 1
     assert shown == final

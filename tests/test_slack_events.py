@@ -11,24 +11,24 @@ def event(text: str, **extra: object) -> dict:
     return {"type": "message", "user": "U0ALICE", "text": text, "ts": "2.0", "channel": "C1", "channel_type": "channel", **extra}
 
 
-def kind(**kwargs: object) -> str | None:
+def surface(**kwargs: object) -> str | None:
     question = question_from_event(event(**kwargs), "T1", BOT)  # type: ignore[arg-type]
-    return question.kind if question else None
+    return question.surface if question else None
 
 
 def test_mentions_dms_and_thread_replies() -> None:
-    assert kind(text=f"<@{BOT}> where?") == "mention"
-    assert kind(text="where?", channel_type="im") == "dm"
-    assert kind(text="and then?", thread_ts="1.0") == "followup"
-    assert kind(text="just chatting") is None
+    assert surface(text=f"<@{BOT}> where?") == "mention"
+    assert surface(text="where?", channel_type="im") == "dm"
+    assert surface(text="and then?", thread_ts="1.0") == "followup"
+    assert surface(text="just chatting") is None
 
 
 def test_left_alone() -> None:
-    assert kind(text="<@U0BOB> can you look?", thread_ts="1.0") is None
-    assert kind(text="edited", subtype="message_changed", thread_ts="1.0") is None
-    assert kind(text="joined", subtype="channel_join") is None
-    assert kind(text="beep", bot_id="B1", thread_ts="1.0") is None
-    assert kind(text=f"<@{BOT}>") is None  # nothing asked
+    assert surface(text="<@U0BOB> can you look?", thread_ts="1.0") is None
+    assert surface(text="edited", subtype="message_changed", thread_ts="1.0") is None
+    assert surface(text="joined", subtype="channel_join") is None
+    assert surface(text="beep", bot_id="B1", thread_ts="1.0") is None
+    assert surface(text=f"<@{BOT}>") is None  # nothing asked
     assert question_from_event(event("hi", user=BOT, channel_type="im"), "T1", BOT) is None
 
 

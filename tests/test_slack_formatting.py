@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from bot.answering import Answer, Citation
-from bot.slack.formatting import plain_text, render_answer, split_message, to_mrkdwn
+from bot.slack.formatting import render_answer, slack_to_plain, split_message, to_mrkdwn
 
 URL = "https://github.com/acme/app/blob/abc/retry.py#L1-L9"
 CITATIONS = [Citation(1, "retry.py", URL), Citation(2, "Deploy & release", "https://wiki/x?a=1&b=2")]
 
 
-def answer(text: str, cited: set[int] = {1}, abstained: bool = False, note: str | None = None) -> Answer:
-    return Answer(text, abstained, CITATIONS, [], "q", note=note, cited_ranks=frozenset(cited))
+def answer(text: str, cited: frozenset[int] = frozenset({1}), abstained: bool = False, note: str | None = None) -> Answer:
+    return Answer(text, abstained, CITATIONS, [], "q", note=note, cited_ranks=cited)
 
 
 def test_markers_become_links_and_unknown_markers_stay_text() -> None:
@@ -39,7 +39,7 @@ def test_sources_list_the_cited_ones_and_the_note_is_shown() -> None:
 
 
 def test_abstained_answer_lists_the_nearest_matches() -> None:
-    [message] = render_answer(answer("I could not find this. The nearest matches: [1], [2].", cited=set(), abstained=True))
+    [message] = render_answer(answer("I could not find this. The nearest matches: [1], [2].", cited=frozenset(), abstained=True))
     assert "*Nearest matches*" in message.text
     assert "<https://wiki/x?a=1&amp;b=2|[2] Deploy &amp; release>" in message.text
 
@@ -69,8 +69,8 @@ def test_long_answer_keeps_every_message_in_limits_and_the_links() -> None:
     assert f"<{URL}|[1] retry.py>" in messages[-1].text
 
 
-def test_plain_text_from_slack_encoding() -> None:
-    assert plain_text("<@U0BOT> where is <https://x.io|the page>? a &lt; b &amp; <#C1|eng>", drop_user="U0BOT") == (
+def test_slack_to_plain_decodes_slack_encoding() -> None:
+    assert slack_to_plain("<@U0BOT> where is <https://x.io|the page>? a &lt; b &amp; <#C1|eng>", drop_user="U0BOT") == (
         "where is the page? a < b & #eng"
     )
-    assert plain_text("ping <@U0BOB> about <!here>") == "ping @U0BOB about @here"
+    assert slack_to_plain("ping <@U0BOB> about <!here>") == "ping @U0BOB about @here"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from bot.answering import Answer, AnswerDelta, Turn
+from bot.answering import Answer, AnswerDelta, Answerer, Turn
 from bot.conversations import SqlConversationStore
 from bot.slack.watchdog import ConnectionLost
 from tests.fakes.slack_server import FakeSlack
@@ -91,10 +91,7 @@ async def test_database_down_ends_in_an_apology_with_a_logged_reference(
     assert logged and logged[0].exc_info is not None
 
 
-class BrokenAnswerer:
-    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
-        raise RuntimeError("the index file is corrupt")
-
+class BrokenAnswerer(Answerer):
     async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
         yield AnswerDelta("Partial text that will never")
         raise RuntimeError("the index file is corrupt")

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from bot.answering import Answer, AnswerDelta, Citation, Turn
+from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
 from bot.conversations import SqlConversationStore
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import CHANNEL, RETRY_URL, answered, in_thread, mention, start_bot
+from tests.slack_harness import (
+    CHANNEL,
+    RETRY_URL,
+    answered,
+    in_thread,
+    mention,
+    start_bot,
+)
 
 
-class ScriptedAnswerer:
+class ScriptedAnswerer(Answerer):
     """A tests-only Answerer: yields the given texts as deltas, then the final answer."""
 
     def __init__(self, deltas: list[str], final: Answer) -> None:
         self.deltas = deltas
         self.final = final
-
-    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
-        return self.final
 
     async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
         for text in self.deltas:
@@ -38,7 +42,8 @@ def texts(calls) -> list[str]:
 async def test_stream_grows_the_placeholder_then_the_final_text_has_the_links(
     fake: FakeSlack, store: SqlConversationStore
 ) -> None:
-    words = "Payments are retried with exponential backoff [1] and jitter, up to five attempts.".split()
+    words = ["Payments", "are", "retried", "with", "exponential", "backoff", "[1]", "and", "jitter,", "up", "to",
+             "five", "attempts."]
     deltas = [" ".join(words[:n]) for n in range(2, len(words) + 1, 3)]
     running = await start_bot(fake, store, ScriptedAnswerer(deltas, final_answer(" ".join(words))), stream_interval=0)
     fake.fail("assistant.threads.setStatus", "not_allowed_token_type")  # no thread status: placeholder

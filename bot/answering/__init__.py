@@ -1,15 +1,16 @@
 """Answering: from a question (and a thread's history) to an answer with citations.
 
-`ExtractiveAnswerer` (no LLM) and `LLMAnswerer` (litellm) both satisfy `Answerer`.
-Answer text carries `[n]` markers; each presentation layer (CLI, Slack) renders
-them as links from `Answer.citations`.
+`ExtractiveAnswerer` (no LLM) and `LLMAnswerer` (litellm) are both an `Answerer`.
+Answer text carries `[n]` markers (grammar in `markers.py`); each presentation layer
+(CLI, Slack) renders them as links from `Answer.citations`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, final
 
 from knowledge.index import SearchHit
 
@@ -51,9 +52,32 @@ class AnswerDelta:
     text: str
 
 
-class Answerer(Protocol):
-    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer: ...
+class Answerer(ABC):
+    """The one method to write is `stream`; `answer` is derived from it, so an answerer has
+    one code path (and one fallback loop) whether its reader watches the answer grow or not."""
 
+    @abstractmethod
     def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
         """Zero or more `AnswerDelta`s, then exactly one final `Answer`."""
-        ...
+
+    @final
+    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        """The final `Answer` of `stream`, for a reader who sees nothing before it (the CLI)."""
+        return await await_answer(self.stream(question, history))
+
+
+async def await_answer(
+    items: AsyncIterator[AnswerDelta | Answer], on_delta: Callable[[AnswerDelta], Awaitable[None]] | None = None
+) -> Answer:
+    """Read a `stream` to its final `Answer`, handing each delta before it to `on_delta`."""
+    try:
+        async for item in items:
+            if isinstance(item, Answer):
+                return item
+            if on_delta is not None:
+                await on_delta(item)
+    finally:
+        close = getattr(items, "aclose", None)  # an async generator: finish it now, not at garbage collection
+        if close is not None:
+            await close()
+    raise RuntimeError("the answerer's stream ended without an answer")

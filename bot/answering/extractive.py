@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from bot.answering import Answer, AnswerDelta, Citation, Turn
+from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
 from bot.answering.followup import join_recent_user_turns
 from knowledge.index import SearchHit
 from knowledge.retriever import Retriever
@@ -43,16 +43,14 @@ def compose_extractive(
     return Answer("\n\n".join(parts), False, citations, list(hits), query, note=note, cited_ranks=cited)
 
 
-class ExtractiveAnswerer:
-    def __init__(self, retriever: Retriever, k: int = 5, abstain_threshold: float = 0.35) -> None:
+class ExtractiveAnswerer(Answerer):
+    def __init__(self, retriever: Retriever, *, k: int, abstain_threshold: float) -> None:
         self.retriever = retriever
         self.k = k
         self.abstain_threshold = abstain_threshold
 
-    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+        """No deltas: the whole answer at once."""
         query = join_recent_user_turns(question, history)
         hits = await self.retriever.search(query, self.k)
-        return compose_extractive(question, query, hits, self.abstain_threshold)
-
-    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
-        yield await self.answer(question, history)
+        yield compose_extractive(question, query, hits, self.abstain_threshold)

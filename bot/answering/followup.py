@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.answering import Turn
+from bot.answering.markers import strip_markers
 
 logger = logging.getLogger(__name__)
 
@@ -18,13 +19,12 @@ and error messages exactly. Reply with the query only, on one line, without quot
 
 REWRITE_TURNS = 6
 REWRITE_TURN_CHARS = 600
-MAX_QUERY_CHARS = 300
+MAX_REWRITE_CHARS = 300
 
 Complete = Callable[[list[dict[str, str]]], Awaitable[str | None]]
 """One short model call: messages in, reply text out, None when the model failed."""
 
 _PREFIX = re.compile(r"^(?:standalone\s+)?(?:search\s+)?query\s*:\s*", re.IGNORECASE)
-_MARKERS = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 
 
 def join_recent_user_turns(question: str, history: Sequence[Turn], turns: int = 2) -> str:
@@ -38,7 +38,7 @@ def join_recent_user_turns(question: str, history: Sequence[Turn], turns: int = 
 def rewrite_messages(question: str, history: Sequence[Turn]) -> list[dict[str, str]]:
     lines = []
     for turn in history[-REWRITE_TURNS:]:
-        text = _MARKERS.sub("", turn.text).strip()
+        text = strip_markers(turn.text)
         if len(text) > REWRITE_TURN_CHARS:
             text = text[:REWRITE_TURN_CHARS] + " …"
         lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {text}")
@@ -55,7 +55,7 @@ def clean_rewrite(reply: str) -> str | None:
     if not lines:
         return None
     query = _PREFIX.sub("", lines[0]).strip().strip("\"'`“”").strip()
-    return query[:MAX_QUERY_CHARS] or None
+    return query[:MAX_REWRITE_CHARS] or None
 
 
 async def standalone_query(question: str, history: Sequence[Turn], complete: Complete) -> str:

@@ -5,6 +5,9 @@ is not confident, else prompt → model. Transient errors (rate limits, 5xx, con
 are retried a bounded number of times; a timeout or any other failure moves on to the next
 fallback model at once, and when every model failed the extractive answer is returned with a
 note. The user always gets an answer or a clear message.
+
+The answer is always a streamed completion (the timeout applies to its start and to each gap
+between pieces); `Answerer.answer` reads the same stream to its end, so there is one path.
 """
 
 from __future__ import annotations
@@ -12,37 +15,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Use the model map bundled with litellm: never fetch it from the internet at import.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-import litellm  # noqa: E402
-from tenacity import (  # noqa: E402
+from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential,
 )
 
-from bot.answering import Answer, AnswerDelta, Citation, Turn  # noqa: E402
-from bot.answering.extractive import compose_extractive, is_confident  # noqa: E402
-from bot.answering.followup import standalone_query  # noqa: E402
-from bot.answering.prompt import (  # noqa: E402
-    Prompt,
-    build_prompt,
-    context_tokens,
-    resolve_markers,
-    says_dont_know,
-    streaming_text,
-)
-from knowledge.index import SearchHit  # noqa: E402
-from knowledge.retriever import Retriever  # noqa: E402
-
-litellm.suppress_debug_info = True
+from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
+from bot.answering.extractive import compose_extractive, is_confident
+from bot.answering.followup import standalone_query
+from bot.answering.litellm_client import litellm
+from bot.answering.markers import resolve_markers, streaming_text
+from bot.answering.prompt import Prompt, build_prompt, context_tokens, says_dont_know
+from knowledge.index import SearchHit
+from knowledge.retriever import Retriever
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +51,7 @@ _TRANSIENT = (
     litellm.APIConnectionError,  # litellm.Timeout is not one of these: a timeout is not retried
 )
 
+
 class ModelFailed(Exception):
     """One model could not answer: timeout, error, rate limit after retries, or an empty reply."""
 
@@ -74,7 +66,7 @@ class Endpoint:
 def _provider(model: str) -> str | None:
     try:
         return litellm.get_llm_provider(model)[1]
-    except Exception:  # an unknown model string; litellm reports it when called
+    except Exception:  # noqa: BLE001  (an unknown model string; litellm reports it when called)
         return None
 
 
@@ -91,19 +83,19 @@ def endpoints(
     return chain
 
 
-class LLMAnswerer:
+class LLMAnswerer(Answerer):
     def __init__(
         self,
         retriever: Retriever,
         model: str,
         *,
+        k: int,
+        abstain_threshold: float,
+        timeout: float,
+        max_retries: int,
         fallback_models: Sequence[str] = (),
         api_base: str | None = None,
         api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 2,
-        k: int = 5,
-        abstain_threshold: float = 0.35,
         retry_wait: float = 1.0,
         context_window: int | None = None,
     ) -> None:
@@ -114,20 +106,7 @@ class LLMAnswerer:
         self.k = k
         self.abstain_threshold = abstain_threshold
         self.retry_wait = retry_wait
-        self._windows = {e.model: context_window or context_tokens(e.model) for e in self.endpoints}
-
-    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
-        query, hits = await self._retrieve(question, history)
-        if not is_confident(hits, self.abstain_threshold):
-            return compose_extractive(question, query, hits, self.abstain_threshold)
-        for endpoint in self.endpoints:
-            prompt = self._prompt(endpoint, question, hits, history)
-            try:
-                text = await self._complete(endpoint, prompt)
-            except ModelFailed:
-                continue
-            return _grounded(text, prompt, hits, query, endpoint.model)
-        return compose_extractive(question, query, hits, self.abstain_threshold, note=UNAVAILABLE_NOTE)
+        self._context_windows = {e.model: context_window or context_tokens(e.model) for e in self.endpoints}
 
     async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
         """Growing `AnswerDelta`s while the model writes, then the final `Answer`. If a model
@@ -140,12 +119,13 @@ class LLMAnswerer:
             prompt = self._prompt(endpoint, question, hits, history)
             text, shown = "", ""
             try:
-                async for piece in self._stream_completion(endpoint, prompt):
-                    text += piece
-                    visible = streaming_text(text, prompt.sources)
-                    if visible and visible != shown:
-                        shown = visible
-                        yield AnswerDelta(visible)
+                async with contextlib.aclosing(self._stream_completion(endpoint, prompt)) as pieces:
+                    async for piece in pieces:
+                        text += piece
+                        visible = streaming_text(text, prompt.sources)
+                        if visible and visible != shown:
+                            shown = visible
+                            yield AnswerDelta(visible)
             except ModelFailed:
                 continue
             yield _grounded(text, prompt, hits, query, endpoint.model)
@@ -157,7 +137,7 @@ class LLMAnswerer:
         return query, await self.retriever.search(query, self.k)
 
     def _prompt(self, endpoint: Endpoint, question: str, hits: Sequence[SearchHit], history: Sequence[Turn]) -> Prompt:
-        return build_prompt(endpoint.model, question, hits, history, self._windows[endpoint.model])
+        return build_prompt(endpoint.model, question, hits, history, self._context_windows[endpoint.model])
 
     def _request(self, endpoint: Endpoint, messages: list[dict[str, str]], timeout: float, **extra: Any) -> dict:
         # max_retries=0: retries are ours (bounded, transient errors only), not the client's.
@@ -192,15 +172,6 @@ class LLMAnswerer:
         )
         return await retrying(once)
 
-    async def _complete(self, endpoint: Endpoint, prompt: Prompt) -> str:
-        request = self._request(endpoint, prompt.messages, self.timeout, max_tokens=prompt.max_answer_tokens)
-        with _failures(endpoint.model, self.timeout):
-            response = await self._call(request, self.max_retries)
-            text = response.choices[0].message.content or ""
-            if not text.strip():
-                raise ModelFailed(f"{endpoint.model} returned an empty answer")
-        return text
-
     async def _stream_completion(self, endpoint: Endpoint, prompt: Prompt) -> AsyncIterator[str]:
         """The answer's text pieces; the timeout applies to the start and to each gap between pieces."""
         request = self._request(
@@ -209,7 +180,7 @@ class LLMAnswerer:
         with _failures(endpoint.model, self.timeout):
             stream = await self._call(request, self.max_retries)
             try:
-                wrote = False
+                blank = True
                 while True:
                     try:
                         chunk = await asyncio.wait_for(anext(stream), self.timeout)
@@ -217,9 +188,9 @@ class LLMAnswerer:
                         break
                     piece = chunk.choices[0].delta.content if chunk.choices else None
                     if piece:
-                        wrote = True
+                        blank = blank and not piece.strip()
                         yield piece
-                if not wrote:
+                if blank:
                     raise ModelFailed(f"{endpoint.model} returned an empty answer")
             finally:
                 await stream.aclose()

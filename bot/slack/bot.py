@@ -19,6 +19,11 @@ from bot.slack.tasks import BackgroundTasks
 
 logger = logging.getLogger(__name__)
 
+STREAM_INTERVAL_SECONDS = 1.0
+"""At most one update of a growing reply per this many seconds."""
+HISTORY_TURNS = 10
+"""How many of a thread's latest messages the answerer is given with a new question there."""
+
 
 @dataclass
 class SlackBot:
@@ -28,11 +33,12 @@ class SlackBot:
 
 
 def build_slack_bot(
-    client: AsyncWebClient, store: ConversationStore, answerer: Answerer, stream_interval: float = 1.0
+    client: AsyncWebClient, store: ConversationStore, answerer: Answerer,
+    stream_interval: float = STREAM_INTERVAL_SECONDS, history_turns: int = HISTORY_TURNS,
 ) -> SlackBot:
     deduper = Deduper(store)
     tasks = BackgroundTasks()
-    responder = Responder(client, store, answerer, deduper, stream_interval=stream_interval)
+    responder = Responder(client, store, answerer, deduper, stream_interval=stream_interval, history_turns=history_turns)
     app = AsyncApp(client=client, name="lorebot", logger=logging.getLogger("bot.slack.bolt"))
     register(app, responder, FeedbackRecorder(store, deduper), Welcome(client, deduper), tasks)
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.conversations import Thread
-from bot.slack.formatting import plain_text
+from bot.slack.formatting import slack_to_plain
 
-Kind = Literal["mention", "dm", "followup", "command"]
+Surface = Literal["mention", "dm", "followup", "command"]
+"""Where a question was asked: a mention, a DM, a reply in lorebot's thread, or `/ask`."""
 
 # A reply broadcast to the channel and a message with a file are still a person asking.
 ANSWERABLE_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
@@ -27,7 +28,7 @@ class Question:
     """The asking message."""
     thread_ts: str
     """Where the answer goes: the thread it was asked in, or one started on the asking message."""
-    kind: Kind
+    surface: Surface
     received_at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
@@ -51,18 +52,18 @@ def question_from_event(event: dict[str, Any], team_id: str, bot_user_id: str | 
     raw = event.get("text") or ""
     if not user or user == bot_user_id or not event.get("ts") or not event.get("channel"):
         return None
-    text = plain_text(raw, drop_user=bot_user_id)
+    text = slack_to_plain(raw, drop_user=bot_user_id)
     if not text:
         return None
     mentioned = set(_USER_MENTION.findall(raw))
     ts = event["ts"]
     thread_ts = event.get("thread_ts")
     if event.get("type") == "app_mention" or (bot_user_id and bot_user_id in mentioned):
-        kind: Kind = "mention"
+        surface: Surface = "mention"
     elif event.get("channel_type") == "im":
-        kind = "dm"
+        surface = "dm"
     elif thread_ts and thread_ts != ts and not mentioned:
-        kind = "followup"
+        surface = "followup"
     else:
         return None
-    return Question(team_id, event["channel"], user, text, ts, thread_ts or ts, kind)
+    return Question(team_id, event["channel"], user, text, ts, thread_ts or ts, surface)

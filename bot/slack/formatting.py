@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answering import Answer, Citation
+from bot.answering.markers import FENCE, MARKER_PATTERN, marker_numbers, segments
 
 MESSAGE_LIMIT = 3000
 """Characters per message: a section block's limit, and well inside what Slack shows unfolded."""
 
-_FENCE = "```"
-_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.DOTALL)
-_LINK_OR_MARKER = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^)\s]+)\)|\[(\d+(?:\s*,\s*\d+)*)\]")
+_LINK_OR_MARKER = re.compile(rf"\[(?P<label>[^\[\]\n]+)\]\((?P<url>https?://[^)\s]+)\)|{MARKER_PATTERN}")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
@@ -43,7 +42,7 @@ def link(url: str, label: str) -> str:
     return f"<{escape(url).replace('|', '%7C')}|{escape(label).replace('|', '¦')}>"
 
 
-def plain_text(slack_text: str, drop_user: str | None = None) -> str:
+def slack_to_plain(slack_text: str, drop_user: str | None = None) -> str:
     """What a person typed, from Slack's encoding: mentions and links as words, entities decoded."""
 
     def token(match: re.Match[str]) -> str:
@@ -70,9 +69,9 @@ def _prose(text: str, citations: Mapping[int, Citation]) -> str:
     text = _STRIKE.sub(r"~\1~", text)
 
     def replace(match: re.Match[str]) -> str:
-        if match.group(2):
-            return f"<{match.group(2).replace('|', '%7C')}|{match.group(1).replace('|', '¦')}>"
-        numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(3))]
+        if match.group("url"):
+            return f"<{match.group('url').replace('|', '%7C')}|{match.group('label').replace('|', '¦')}>"
+        numbers = marker_numbers(match)
         if not all(n in citations for n in numbers):
             return match.group(0)
         return "".join(f"<{escape(citations[n].url).replace('|', '%7C')}|[{n}]>" for n in numbers)
@@ -83,14 +82,7 @@ def _prose(text: str, citations: Mapping[int, Citation]) -> str:
 def to_mrkdwn(text: str, citations: Iterable[Citation] = ()) -> str:
     """Markdown-ish answer text as Slack mrkdwn; `[n]` with a citation becomes a link, other markers stay text."""
     by_number = {citation.n: citation for citation in citations}
-    out: list[str] = []
-    position = 0
-    for match in _CODE.finditer(text):
-        out.append(_prose(text[position : match.start()], by_number))
-        out.append(escape(match.group(0)))
-        position = match.end()
-    out.append(_prose(text[position:], by_number))
-    return "".join(out)
+    return "".join(escape(piece) if is_code else _prose(piece, by_number) for piece, is_code in segments(text))
 
 
 def _inside_token(window: str, position: int) -> bool:
@@ -116,12 +108,12 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """Parts of at most `limit` characters, cut at the best boundary before the limit."""
     parts: list[str] = []
     rest = text.strip()
-    room = limit - 2 * (len(_FENCE) + 1)  # space to close and reopen a code block
+    room = limit - 2 * (len(FENCE) + 1)  # space to close and reopen a code block
     while len(rest) > limit:
         cut = _cut_point(rest, room)
         head, rest = rest[:cut].rstrip(), rest[cut:].lstrip(" \n")
-        if head.count(_FENCE) % 2:
-            head, rest = f"{head}\n{_FENCE}", f"{_FENCE}\n{rest}"
+        if head.count(FENCE) % 2:
+            head, rest = f"{head}\n{FENCE}", f"{FENCE}\n{rest}"
         parts.append(head)
     if rest or not parts:
         parts.append(rest)

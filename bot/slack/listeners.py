@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from bot.slack.events import question_from_event
-from bot.slack.formatting import plain_text
+from bot.slack.formatting import slack_to_plain
 from bot.slack.home import PROMPTS, Welcome
 from bot.slack.reactions import FeedbackRecorder
 from bot.slack.responder import Command, Responder
@@ -37,7 +37,7 @@ def register(
     @app.command("/ask")
     async def on_ask(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         received_at = time.monotonic()
-        text = plain_text(command.get("text") or "")
+        text = slack_to_plain(command.get("text") or "")
         if not text:
             await ack(text=USAGE, response_type="ephemeral")
             return

@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.formatting import MESSAGE_LIMIT, SlackMessage, render_stream
+from bot.slack.formatting import SlackMessage, render_stream
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class ReplyWriter:
     finally replaces it with the rendered answer, split across messages when long."""
 
     def __init__(
-        self, client: AsyncWebClient, channel: str, thread_ts: str, interval: float = 1.0, limit: int = MESSAGE_LIMIT
+        self, client: AsyncWebClient, channel: str, thread_ts: str, *, interval: float, limit: int
     ) -> None:
         self.client = client
         self.channel = channel

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answering import Answer, AnswerDelta, Answerer, Turn
+from bot.answering import Answerer, await_answer
 from bot.conversations import AnswerRecord, ConversationStore
 from bot.slack import correlation
 from bot.slack.dedupe import Deduper
@@ -46,8 +46,8 @@ class Command:
 
 class Responder:
     def __init__(
-        self, client: AsyncWebClient, store: ConversationStore, answerer: Answerer, deduper: Deduper,
-        stream_interval: float = 1.0, history_turns: int = 10, message_limit: int = MESSAGE_LIMIT,
+        self, client: AsyncWebClient, store: ConversationStore, answerer: Answerer, deduper: Deduper, *,
+        stream_interval: float, history_turns: int, message_limit: int = MESSAGE_LIMIT,
     ) -> None:
         self.client = client
         self.store = store
@@ -59,13 +59,13 @@ class Responder:
 
     async def answer(self, question: Question) -> None:
         reference = correlation.begin()
-        addressed = question.kind != "followup"
+        addressed = question.surface != "followup"
         try:
             if not addressed:
                 if await self.store.find_conversation(question.thread) is None:
                     return  # a thread lorebot has not answered in
                 addressed = True
-            logger.info("%s question in %s (thread %s)", question.kind, question.channel_id, question.thread_ts)
+            logger.info("%s question in %s (thread %s)", question.surface, question.channel_id, question.thread_ts)
             if not await self.deduper.claim(question.dedupe_key):
                 logger.info("already handled %s; dropped", question.dedupe_key)
                 return
@@ -103,19 +103,19 @@ class Responder:
         await self._reply(question, reference)
 
     async def _reply(self, question: Question, reference: str) -> None:
-        writer = ReplyWriter(self.client, question.channel_id, question.thread_ts, self.stream_interval, self.message_limit)
+        writer = self._writer(question)
         try:
             conversation_id = await self.store.conversation(question.thread)
             await writer.show_working()
             history = await self.store.history(conversation_id, self.history_turns)
             await self.store.add_message(conversation_id, "user", question.text, question.user_id, question.ts)
-            answer = await self._stream(question.text, history, writer)
+            answer = await await_answer(self.answerer.stream(question.text, history), lambda d: writer.stream(d.text))
             posted = await writer.finish(render_answer(answer, self.message_limit))
         except LorebotError as exc:  # a failure with words for a person (empty question, empty index, …)
             logger.warning("cannot answer: %s", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
             await self._tell(writer, f":information_source: {exc}", reference)
             return
-        except Exception:
+        except Exception:  # noqa: BLE001  (_fail logs it with the traceback)
             await self._fail(question, writer, reference)
             return
         latency_ms = (time.monotonic() - question.received_at) * 1000
@@ -128,17 +128,14 @@ class Responder:
         except Exception:  # the person has the answer; only its feedback link is lost
             logger.exception("answer delivered but not stored (reference %s)", reference)
 
-    async def _stream(self, text: str, history: list[Turn], writer: ReplyWriter) -> Answer:
-        async for item in self.answerer.stream(text, history):
-            if isinstance(item, AnswerDelta):
-                await writer.stream(item.text)
-            else:
-                return item
-        raise RuntimeError("the answerer finished without an answer")
+    def _writer(self, question: Question) -> ReplyWriter:
+        return ReplyWriter(
+            self.client, question.channel_id, question.thread_ts, interval=self.stream_interval, limit=self.message_limit
+        )
 
     async def _fail(self, question: Question, writer: ReplyWriter | None, reference: str) -> None:
         logger.exception("answering failed (reference %s)", reference)
-        await self._tell(writer or ReplyWriter(self.client, question.channel_id, question.thread_ts), apology(reference), reference)
+        await self._tell(writer or self._writer(question), apology(reference), reference)
 
     async def _tell(self, writer: ReplyWriter, text: str, reference: str) -> None:
         try:

@@ -5,8 +5,8 @@ Replies are scripted per test: `enqueue(...)` queues replies (one per request, i
 `respond_with(fn)` answers whatever the queue does not. A reply is a text, a `Reply`
 (status, delays for timeouts, error bodies) or a function of the recorded request.
 Every request is recorded, so tests can assert on the messages the model was sent.
-Fixtures (import them into a test module): `llm_stub`, a running stub; `loopback_only`,
-which fails a test that connects anywhere but 127.0.0.1.
+Fixtures (registered for every test module by tests/conftest.py): `llm_stub`, a running
+stub; `loopback_only`, which fails a test that connects anywhere but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from aiohttp import web
@@ -36,6 +36,8 @@ class Reply:
     """Seconds before the response starts (longer than the client's timeout: a timeout)."""
     chunk_delay: float = 0.0
     """Seconds between streamed chunks."""
+    pieces: tuple[str, ...] = ()
+    """The streamed content pieces, when not the words of `text` (e.g. whitespace only)."""
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -98,7 +100,7 @@ class LLMStub:
             await asyncio.wait_for(self._arrived.wait_for(lambda: len(self.requests) >= count), timeout)
         return self.requests
 
-    async def start(self) -> LLMStub:
+    async def start(self) -> Self:
         app = web.Application()
         for path in ("/v1/chat/completions", "/chat/completions"):
             app.router.add_post(path, self._chat_completions)
@@ -114,7 +116,7 @@ class LLMStub:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def __aenter__(self) -> LLMStub:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -152,7 +154,7 @@ class LLMStub:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", **reply.headers})
         await response.prepare(http_request)
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
-        pieces = re.findall(r"\s*\S+", reply.text) or [""]
+        pieces = list(reply.pieces) or re.findall(r"\s*\S+", reply.text) or [""]
         for i, piece in enumerate(pieces):
             delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
             await _send(response, _chunk(completion_id, request.model, delta, None))
