@@ -17,7 +17,7 @@ from typing import Protocol, assert_never
 
 import numpy as np
 
-from knowledge.chunking import chunk_document
+from knowledge.chunking import CHUNKING_VERSION, chunk_document
 from knowledge.documents import Chunk, Document
 from knowledge.embedding import Embedder
 from knowledge.index import SearchIndex
@@ -26,6 +26,16 @@ from knowledge.sources import Change, Checkpoint, Deletion, Listing, Notice, Ski
 logger = logging.getLogger(__name__)
 
 FLUSH_DOCUMENTS = 64
+
+
+def indexed_hash(document: Document) -> str:
+    """What the sync state records of an indexed document: the chunking version and its
+    content hash (64 characters in all, the column's width)."""
+    return f"{CHUNKING_VERSION}:{document.hash}"[:64]
+
+
+def _chunked_by_older_version(indexed: Mapping[str, IndexedDocument]) -> bool:
+    return any(not doc.hash.startswith(f"{CHUNKING_VERSION}:") for doc in indexed.values())
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,11 @@ class SyncPipeline:
                 "re-reading everything", source.name, len(indexed),
             )
             full = True
+        elif indexed and not full and _chunked_by_older_version(indexed):
+            # The chunkers changed since: re-read and re-chunk everything once; unchanged
+            # chunk texts keep their vectors, so little is embedded again.
+            logger.warning("%s was chunked by an older lorebot: re-reading everything once", source.name)
+            full = True
         run = _Run(source, indexed, full)
         try:
             cursor = None if full else stored_cursor
@@ -204,7 +219,7 @@ class SyncPipeline:
     @staticmethod
     def _changed(run: _Run, document: Document) -> bool:
         known = run.indexed.get(document.external_id)
-        return run.full or known is None or known.hash != document.hash
+        return run.full or known is None or known.hash != indexed_hash(document)
 
     async def _index_documents(self, run: _Run, documents: list[Document]) -> None:
         chunked = await asyncio.to_thread(lambda: [chunk_document(doc) for doc in documents])
@@ -219,7 +234,7 @@ class SyncPipeline:
                 run.summary.updated += 1
             else:
                 run.summary.added += 1
-            run.indexed[document.external_id] = IndexedDocument(document.version, document.hash)
+            run.indexed[document.external_id] = IndexedDocument(document.version, indexed_hash(document))
             stored.append(StoredDocument(document, len(chunks)))
         await self.state.save_documents(run.summary.name, stored)
         if self.progress:

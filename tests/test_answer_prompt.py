@@ -85,6 +85,13 @@ def test_source_text_cannot_close_the_sources_block() -> None:
         ("I do not know.", True),
         ("The provided sources do not cover this.", True),
         ("Deploys need approval [1]. I don't know who approves hotfixes.", False),
+        ("Based on the provided sources, HTTP/3 is not mentioned in the sources at all.", True),
+        ("The sources don't seem to describe a Redis loader; only file and package loaders exist [2].", False),
+        ("None of the sources cover the on-call rota.", True),
+        ("There is no mention of a retry budget.", True),
+        ("The sources do not mention it directly, but retries back off exponentially [1].", False),
+        ("Retries back off exponentially [1]; the sources do not mention a cap.", False),
+        ("You could wrap the loader yourself [1].", False),
     ],
 )
 def test_model_saying_it_does_not_know(text: str, expected: bool) -> None:

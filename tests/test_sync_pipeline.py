@@ -15,6 +15,7 @@ from bot.db import models
 from bot.db.engine import create_engine, session_factory, upgrade
 from bot.db.sync_state import SqlSyncState
 from knowledge.documents import Document
+from knowledge.sync import IndexedDocument, _chunked_by_older_version, indexed_hash
 from knowledge.index import SearchFilters
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.sources import Change, Checkpoint, Deletion, Listing, Notice, Skipped, SourceError
@@ -165,3 +166,11 @@ async def test_a_lost_index_is_refilled_by_a_plain_sync(pipeline, tmp_path: Path
     assert source.cursors == [None]
     assert (summary.updated, summary.chunks_embedded) == (1, 1)
     assert await paths_found(index, embedder, "exponential backoff retries") == ["a.py"]
+
+
+def test_documents_chunked_by_an_older_lorebot_are_rechunked_once() -> None:
+    """The sync state records the chunking version with each document's hash; an upgrade re-reads."""
+    doc = Document("s", "a.py", "code", "a.py", "u", "x = 1\n", "v1", "python", path="a.py")
+    assert not _chunked_by_older_version({"a.py": IndexedDocument("v1", indexed_hash(doc))})
+    assert _chunked_by_older_version({"a.py": IndexedDocument("v1", doc.hash)})
+    assert len(indexed_hash(doc)) <= 64

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import models
-from knowledge.sync import IndexedDocument, StoredDocument, SyncSummary
+from knowledge.sync import IndexedDocument, StoredDocument, SyncSummary, indexed_hash
 
 _IN_BATCH = 1000
 
@@ -65,7 +65,7 @@ class SqlSyncState:
                 doc = stored.document
                 row = existing.get(doc.external_id) or models.Document(source_id=source_id, external_id=doc.external_id)
                 row.title, row.url, row.version = doc.title, doc.url, doc.version
-                row.content_hash, row.chunks, row.deleted = doc.hash, stored.chunks, False
+                row.content_hash, row.chunks, row.deleted = indexed_hash(doc), stored.chunks, False
                 session.add(row)
 
     async def mark_deleted(self, source: str, external_ids: Sequence[str]) -> None:

@@ -16,6 +16,9 @@ from knowledge.documents import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
+CHUNKING_VERSION = 2
+"""Bump when chunk boundaries or texts change: every document is re-chunked at its next sync."""
+
 Chunker = Callable[[Document], list[Chunk]]
 
 CHUNKERS: dict[str, Chunker] = {
