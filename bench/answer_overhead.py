@@ -26,6 +26,8 @@ from timing import p50_p95  # noqa: E402
 from bot.answering.llm import LLMAnswerer  # noqa: E402
 from bot.answering.prompt import build_prompt  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
+from knowledge.ranking import Ranking  # noqa: E402
+from knowledge.retriever import Retriever  # noqa: E402
 from knowledge.evaluation import load_questions  # noqa: E402
 from tests.fakes.llm_server import LLMStub  # noqa: E402
 
@@ -48,12 +50,13 @@ async def main(rounds: int) -> None:
     settings = await synced_settings()
     questions = [q.question for q in load_questions(ANSWERABLE)]
     async with LLMStub() as stub, open_runtime(settings) as runtime:
-        retriever = await runtime.retriever()
+        base = await runtime.retriever()
+        never_abstains = Ranking(base.ranking.candidates, abstain_threshold=-1.0)  # always reach the model
+        retriever = Retriever(base.index, base.embedder, base.alpha, never_abstains)
         stub.respond_with(REPLY)
         answerer = LLMAnswerer(retriever, "openai/stub-model", api_base=stub.base_url, api_key="sk-bench",
                                k=settings.search_k, timeout=settings.llm_timeout_seconds,
-                               max_retries=settings.llm_max_retries,
-                               abstain_threshold=0.0)  # never abstain: always reach the model
+                               max_retries=settings.llm_max_retries)
 
         async def stream(question: str) -> None:
             async for _ in answerer.stream(question):

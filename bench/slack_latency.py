@@ -126,7 +126,7 @@ async def main(chunks: int, questions: int, burst: int) -> None:
     client = build_web_client(fake.bot_token, fake.base_url)
     answerer = ExtractiveAnswerer(
         Retriever(index, embedder, settings.search_alpha, Ranking(settings.search_candidates, settings.abstain_threshold)),
-        k=settings.search_k, abstain_threshold=settings.abstain_threshold,
+        k=settings.search_k,
     )
     bot = build_slack_bot(client, store, answerer)
     runner = SocketModeRunner(bot, fake.app_token)

@@ -18,7 +18,6 @@ from pathlib import Path
 from devset.corpus import ANSWERABLE, UNANSWERABLE, WORK, build  # noqa: E402
 
 from bot.settings import Settings  # noqa: E402
-from bot.answering.extractive import is_confident  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
 from knowledge.chunking import chunk_document  # noqa: E402
 from knowledge.documents import Document  # noqa: E402
@@ -70,8 +69,8 @@ async def main() -> None:
         ]:
             results = []
             for q in questions:
-                hits = (await retriever.retrieve(q.question, 10, alpha=alpha)).hits
-                results.append(EvalResult(q, hits, not is_confident(hits, settings.abstain_threshold)))
+                found = await retriever.retrieve(q.question, 10, alpha=alpha)
+                results.append(EvalResult(q, found.hits, found.abstain))
             m = metrics(results)
             print(f"{label:<12} {m['recall@1']:.3f} {m['recall@5']:.3f} {m['recall@10']:.3f} {m['mrr@10']:.3f}")
 

@@ -89,7 +89,7 @@ class Runtime:
         if not settings.llm_model:
             from bot.answering.extractive import ExtractiveAnswerer
 
-            return ExtractiveAnswerer(retriever, k=settings.search_k, abstain_threshold=settings.abstain_threshold)
+            return ExtractiveAnswerer(retriever, k=settings.search_k)
         from bot.answering.llm import LLMAnswerer  # litellm takes seconds to import: only when used
 
         return LLMAnswerer(
@@ -101,7 +101,6 @@ class Runtime:
             timeout=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
             k=settings.search_k,
-            abstain_threshold=settings.abstain_threshold,
         )
 
     async def sync_service(

@@ -120,7 +120,7 @@ async def slack_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Asy
 
 @pytest.fixture
 def answerer(slack_index: SqliteIndex, embedder) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)), k=3, abstain_threshold=0.2)
+    return ExtractiveAnswerer(Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.2)), k=3)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from bot.answering.extractive import NOT_FOUND, compose_extractive
 from knowledge.documents import Chunk
 from knowledge.index import SearchHit
+from knowledge.retriever import Retrieval
 
 
 def hit(text: str, similarity: float, kind: str = "code", n: int = 1) -> SearchHit:
@@ -13,7 +14,7 @@ def hit(text: str, similarity: float, kind: str = "code", n: int = 1) -> SearchH
 
 def test_quotes_code_in_fences_and_snippets_with_fences_as_quotes() -> None:
     hits = [hit("def retry():\n    pass", 0.7), hit("Run:\n```bash\nmake\n```", 0.6, n=2), hit("Prose.", 0.5, "page", 3)]
-    answer = compose_extractive("retry", "retry", hits, threshold=0.35)
+    answer = compose_extractive(Retrieval("retry", hits, abstain=False))
     assert not answer.abstained
     assert "[1] doc 1\n```\ndef retry():\n    pass\n```" in answer.text
     assert "[2] doc 2\n> Run:\n> ```bash" in answer.text
@@ -22,7 +23,7 @@ def test_quotes_code_in_fences_and_snippets_with_fences_as_quotes() -> None:
 
 
 def test_weak_retrieval_abstains_with_the_nearest_links() -> None:
-    answer = compose_extractive("q", "q", [hit("x", 0.2), hit("y", 0.1, n=2)], threshold=0.35)
+    answer = compose_extractive(Retrieval("q", [hit("x", 0.2), hit("y", 0.1, n=2)], abstain=True))
     assert answer.abstained and answer.text == f"{NOT_FOUND} The nearest matches: [1], [2]."
     assert [c.url for c in answer.citations] == ["https://example.com/1", "https://example.com/2"]
-    assert compose_extractive("q", "q", [], threshold=0.35).text == NOT_FOUND
+    assert compose_extractive(Retrieval("q", [], abstain=True)).text == NOT_FOUND

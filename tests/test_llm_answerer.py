@@ -80,7 +80,7 @@ async def index(tmp_path: Path, embedder) -> AsyncIterator[RecordingIndex]:
 
 
 def answerer(index: RecordingIndex, embedder, stub: LLMStub, **options: object) -> LLMAnswerer:
-    options = {"api_base": stub.base_url, "api_key": "sk-test", "k": 5, "abstain_threshold": 0.35,
+    options = {"api_base": stub.base_url, "api_key": "sk-test", "k": 5,
                "timeout": 5.0, "max_retries": 2, "retry_wait": 0.0, **options}
     return LLMAnswerer(Retriever(index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)), MODEL, **options)  # type: ignore[arg-type]
 
@@ -269,9 +269,9 @@ async def test_the_runtime_takes_every_number_from_settings(tmp_path, embedder, 
     async with open_runtime(Settings(data_dir=tmp_path, **numbers), embedder) as runtime:
         extractive = await runtime.answerer()
     assert isinstance(extractive, ExtractiveAnswerer)
-    assert (extractive.k, extractive.abstain_threshold) == (7, 0.5)
+    assert extractive.k == 7 and extractive.retriever.ranking.abstain_threshold == 0.5
     settings = Settings(data_dir=tmp_path, llm_model=MODEL, llm_api_base=llm_stub.base_url, **numbers)
     async with open_runtime(settings, embedder) as runtime:
         llm = await runtime.answerer()
     assert isinstance(llm, LLMAnswerer)
-    assert (llm.k, llm.abstain_threshold, llm.timeout, llm.max_retries) == (7, 0.5, 12.0, 4)
+    assert (llm.k, llm.timeout, llm.max_retries) == (7, 12.0, 4)

@@ -34,7 +34,7 @@ async def test_llm_answer_streams_into_slack_as_growing_updates_then_one_final_m
     llm_stub.enqueue(Reply(REPLY, chunk_delay=0.01))
     answerer = LLMAnswerer(Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)),
                            "openai/stub-model", api_base=llm_stub.base_url,
-                           api_key="sk-test", k=3, abstain_threshold=0.35, timeout=5, max_retries=2)
+                           api_key="sk-test", k=3, timeout=5, max_retries=2)
     running = await start_bot(fake, store, answerer, stream_interval=0)
     fake.fail("assistant.threads.setStatus", "not_allowed_token_type")  # a placeholder message that grows
     try:

@@ -7,15 +7,10 @@ from collections.abc import AsyncIterator, Sequence
 from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
 from bot.answering.followup import join_recent_user_turns
 from knowledge.index import SearchHit
-from knowledge.retriever import Retriever
+from knowledge.retriever import Retrieval, Retriever
 from knowledge.snippets import best_snippet
 
 NOT_FOUND = "I could not find this in the indexed sources."
-
-
-def is_confident(hits: Sequence[SearchHit], threshold: float) -> bool:
-    """Whether retrieval found anything close enough to answer from (raw cosine of the best hit)."""
-    return bool(hits) and max(hit.similarity for hit in hits) >= threshold
 
 
 def _quote(hit: SearchHit, query: str) -> str:
@@ -26,13 +21,11 @@ def _quote(hit: SearchHit, query: str) -> str:
     return "\n".join(f"> {line}" for line in snippet.splitlines())
 
 
-def compose_extractive(
-    question: str, query: str, hits: Sequence[SearchHit], threshold: float, quoted: int = 3,
-    note: str | None = None,
-) -> Answer:
-    """The extractive answer for retrieved `hits`; also the fallback when an LLM fails."""
+def compose_extractive(retrieval: Retrieval, quoted: int = 3, note: str | None = None) -> Answer:
+    """The extractive answer for a retrieval; also the fallback when an LLM fails."""
+    query, hits = retrieval.query, retrieval.hits
     citations = [Citation(n, hit.chunk.title, hit.chunk.url) for n, hit in enumerate(hits[:quoted], 1)]
-    if not is_confident(hits, threshold):
+    if retrieval.abstain:
         nearest = ", ".join(f"[{c.n}]" for c in citations)
         text = NOT_FOUND + (f" The nearest matches: {nearest}." if citations else "")
         return Answer(text, True, citations, list(hits), query, note=note)
@@ -44,13 +37,10 @@ def compose_extractive(
 
 
 class ExtractiveAnswerer(Answerer):
-    def __init__(self, retriever: Retriever, *, k: int, abstain_threshold: float) -> None:
+    def __init__(self, retriever: Retriever, *, k: int) -> None:
         self.retriever = retriever
         self.k = k
-        self.abstain_threshold = abstain_threshold
 
     async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
         """No deltas: the whole answer at once."""
-        query = join_recent_user_turns(question, history)
-        hits = await self.retriever.search(query, self.k)
-        yield compose_extractive(question, query, hits, self.abstain_threshold)
+        yield compose_extractive(await self.retriever.retrieve(join_recent_user_turns(question, history), self.k))

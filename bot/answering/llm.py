@@ -27,13 +27,13 @@ from tenacity import (
 )
 
 from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
-from bot.answering.extractive import compose_extractive, is_confident
+from bot.answering.extractive import compose_extractive
 from bot.answering.followup import standalone_query
 from bot.answering.litellm_client import litellm
 from bot.answering.markers import resolve_markers, streaming_text
 from bot.answering.prompt import Prompt, build_prompt, context_tokens, says_dont_know
 from knowledge.index import SearchHit
-from knowledge.retriever import Retriever
+from knowledge.retriever import Retrieval, Retriever
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,6 @@ class LLMAnswerer(Answerer):
         model: str,
         *,
         k: int,
-        abstain_threshold: float,
         timeout: float,
         max_retries: int,
         fallback_models: Sequence[str] = (),
@@ -104,16 +103,16 @@ class LLMAnswerer(Answerer):
         self.timeout = timeout
         self.max_retries = max_retries
         self.k = k
-        self.abstain_threshold = abstain_threshold
         self.retry_wait = retry_wait
         self._context_windows = {e.model: context_window or context_tokens(e.model) for e in self.endpoints}
 
     async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
         """Growing `AnswerDelta`s while the model writes, then the final `Answer`. If a model
         fails mid-answer the next one starts over, so a delta may be shorter than the last."""
-        query, hits = await self._retrieve(question, history)
-        if not is_confident(hits, self.abstain_threshold):
-            yield compose_extractive(question, query, hits, self.abstain_threshold)
+        retrieval = await self._retrieve(question, history)
+        query, hits = retrieval.query, retrieval.hits
+        if retrieval.abstain:
+            yield compose_extractive(retrieval)
             return
         for endpoint in self.endpoints:
             prompt = self._prompt(endpoint, question, hits, history)
@@ -130,11 +129,11 @@ class LLMAnswerer(Answerer):
                 continue
             yield _grounded(text, prompt, hits, query, endpoint.model)
             return
-        yield compose_extractive(question, query, hits, self.abstain_threshold, note=UNAVAILABLE_NOTE)
+        yield compose_extractive(retrieval, note=UNAVAILABLE_NOTE)
 
-    async def _retrieve(self, question: str, history: Sequence[Turn]) -> tuple[str, list[SearchHit]]:
+    async def _retrieve(self, question: str, history: Sequence[Turn]) -> Retrieval:
         query = await standalone_query(question, history, self._rewrite)
-        return query, await self.retriever.search(query, self.k)
+        return await self.retriever.retrieve(query, self.k)
 
     def _prompt(self, endpoint: Endpoint, question: str, hits: Sequence[SearchHit], history: Sequence[Turn]) -> Prompt:
         return build_prompt(endpoint.model, question, hits, history, self._context_windows[endpoint.model])
