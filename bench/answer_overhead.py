@@ -26,9 +26,9 @@ from timing import p50_p95  # noqa: E402
 from bot.answering.llm import LLMAnswerer  # noqa: E402
 from bot.answering.prompt import build_prompt  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
+from knowledge.evaluation import load_questions  # noqa: E402
 from knowledge.ranking import Ranking  # noqa: E402
 from knowledge.retriever import Retriever  # noqa: E402
-from knowledge.evaluation import load_questions  # noqa: E402
 from tests.fakes.llm_server import LLMStub  # noqa: E402
 
 REPLY = "The width is computed from the ratio of completed to total steps [1], rounded to cells [2]."

@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 import statistics
 
+from devset.corpus import ANSWERABLE, UNANSWERABLE, synced_settings
 
-from devset.corpus import ANSWERABLE, UNANSWERABLE, synced_settings  # noqa: E402
-
-from bot.runtime import open_runtime  # noqa: E402
-from knowledge.evaluation import EvalResult, load_questions  # noqa: E402
+from bot.runtime import open_runtime
+from knowledge.evaluation import EvalResult, load_questions
 
 MAX_WRONG_ABSTAIN = 0.05
 THRESHOLDS = [round(0.10 + 0.025 * i, 3) for i in range(21)]  # 0.10 .. 0.60

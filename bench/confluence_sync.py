@@ -28,11 +28,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.settings import Settings  # noqa: E402
-from bot.runtime import open_runtime  # noqa: E402
-from knowledge.chunking.confluence import chunk_page  # noqa: E402
-from knowledge.documents import Document  # noqa: E402
-from tests.fakes.confluence_server import FakeConfluence, days_ago  # noqa: E402
+from bot.runtime import open_runtime
+from bot.settings import Settings
+from knowledge.chunking.confluence import chunk_page
+from knowledge.documents import Document
+from tests.fakes.confluence_server import FakeConfluence, days_ago
 
 WORDS = ("deploy service cluster replica database latency queue worker token cache rollout alert "
          "dashboard incident owner region backup restore schema migration endpoint retry timeout "

@@ -29,22 +29,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fakes
 
-from timing import p50_p95_text  # noqa: E402
+from timing import p50_p95_text
 
-from bot.answering.extractive import ExtractiveAnswerer  # noqa: E402
-from bot.conversations import SqlConversationStore  # noqa: E402
-from bot.db.engine import upgrade  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.slack.bot import build_slack_bot  # noqa: E402
-from bot.slack.client import build_web_client  # noqa: E402
-from bot.slack.runner import SocketModeRunner  # noqa: E402
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.conversations import SqlConversationStore
+from bot.db.engine import upgrade
 from bot.settings import Settings
-from knowledge.documents import Chunk  # noqa: E402
-from knowledge.embedding import SentenceTransformerEmbedder  # noqa: E402
-from knowledge.index.sqlite import SqliteIndex  # noqa: E402
-from knowledge.ranking import Ranking  # noqa: E402
-from knowledge.retriever import Retriever  # noqa: E402
-from tests.fakes.slack_server import FakeSlack  # noqa: E402
+from bot.slack.bot import build_slack_bot
+from bot.slack.client import build_web_client
+from bot.slack.runner import SocketModeRunner
+from knowledge.documents import Chunk
+from knowledge.embedding import SentenceTransformerEmbedder
+from knowledge.index.sqlite import SqliteIndex
+from knowledge.ranking import Ranking
+from knowledge.retriever import Retriever
+from tests.fakes.slack_server import FakeSlack
 
 WORK = Path(__file__).parent / ".work"
 CHANNEL = "C0BENCH"

@@ -14,17 +14,15 @@ import shutil
 import time
 from pathlib import Path
 
+from devset.corpus import ANSWERABLE, UNANSWERABLE, WORK, build
 
-from devset.corpus import ANSWERABLE, UNANSWERABLE, WORK, build  # noqa: E402
-
-from bot.settings import Settings  # noqa: E402
-from bot.runtime import open_runtime  # noqa: E402
-from knowledge.chunking import chunk_document  # noqa: E402
-from knowledge.documents import Document  # noqa: E402
-from knowledge.embedding import Embedder  # noqa: E402
-from knowledge.evaluation import EvalResult, load_questions, metrics  # noqa: E402
-from knowledge.sources.git import GitSource  # noqa: E402
-
+from bot.runtime import open_runtime
+from bot.settings import Settings
+from knowledge.chunking import chunk_document
+from knowledge.documents import Document
+from knowledge.embedding import Embedder
+from knowledge.evaluation import EvalResult, load_questions, metrics
+from knowledge.sources.git import GitSource
 
 
 async def embedding_throughput(embedder: Embedder, settings: Settings, repo: Path) -> tuple[int, float]:

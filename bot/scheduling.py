@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -17,7 +17,7 @@ def start_sync_scheduler(service: SyncService, interval_minutes: int) -> AsyncIO
 
     A job never overlaps itself (max_instances=1) and missed runs collapse into one.
     """
-    scheduler = AsyncIOScheduler(timezone=timezone.utc)
+    scheduler = AsyncIOScheduler(timezone=UTC)
     for name in service.sources:
         scheduler.add_job(
             _sync_one,
@@ -27,7 +27,7 @@ def start_sync_scheduler(service: SyncService, interval_minutes: int) -> AsyncIO
             id=f"sync:{name}",
             max_instances=1,
             coalesce=True,
-            next_run_time=datetime.now(timezone.utc),
+            next_run_time=datetime.now(UTC),
         )
     scheduler.start()
     return scheduler

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from knowledge.errors import LorebotError
 import asyncio
 import importlib.util
 import logging
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from knowledge.errors import LorebotError
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class SentenceTransformerEmbedder:
         dimension = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension  # sentence-transformers < 6
         )
-        self.dimension = int(dimension())
+        self.dimension = int(dimension() or 0)
         self.batch_size = batch_size
         # One dedicated thread: torch runs about twice as slow on threads other than
         # the first that used it, and asyncio.to_thread hands calls to any pool thread.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from knowledge.errors import LorebotError
 import logging
 import re
 import time
 from dataclasses import dataclass
 
 from knowledge.embedding import Embedder
+from knowledge.errors import LorebotError
 from knowledge.index import EmptyIndexError, SearchFilters, SearchHit, SearchIndex
 from knowledge.query import expand_query
 from knowledge.ranking import Ranking

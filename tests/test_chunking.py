@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import logging
 
 import pytest
@@ -167,7 +168,7 @@ def test_text_windows_break_at_blank_lines_overlap_and_cover_every_line() -> Non
         covered.update(range(chunk.start_line, chunk.end_line + 1))
     assert covered >= {n for n, line in enumerate(lines, 1) if line}
     assert all(not lines[c.end_line] for c in chunks[:-1])  # each window stops before a blank line
-    assert all(b.start_line < a.end_line for a, b in zip(chunks, chunks[1:]))  # overlap
+    assert all(b.start_line < a.end_line for a, b in itertools.pairwise(chunks))  # overlap
     assert chunks[0].url.endswith(f"#L{chunks[0].start_line}-L{chunks[0].end_line}")
 
 

@@ -12,8 +12,8 @@ from bot.answering import Answer, AnswerDelta, Turn
 from bot.answering.extractive import NOT_FOUND, ExtractiveAnswerer
 from bot.answering.llm import NOT_GROUNDED_NOTE, UNAVAILABLE_NOTE, LLMAnswerer
 from bot.answering.prompt import SYSTEM_PROMPT
-from bot.settings import Settings
 from bot.runtime import open_runtime
+from bot.settings import Settings
 from knowledge.documents import Chunk
 from knowledge.index import SearchFilters, SearchHit
 from knowledge.index.sqlite import SqliteIndex

@@ -6,7 +6,8 @@ import pytest
 
 from bot.settings import Settings, SettingsError
 from knowledge.sources import SourceConfigError
-from knowledge.sources.connectors import SourceContext, build_sources as build
+from knowledge.sources.connectors import SourceContext
+from knowledge.sources.connectors import build_sources as build
 
 
 def build_sources(settings: Settings):

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from bot.answering import Answer, Citation
 from bot.cli import app
 from bot.cli.run import serve
-from bot.slack.client import SlackTokenError
 from bot.conversations import AnswerRecord, SqlConversationStore
 from bot.db.engine import upgrade
 from bot.settings import Settings

@@ -15,11 +15,10 @@ from bot.db import models
 from bot.db.engine import create_engine, session_factory, upgrade
 from bot.db.sync_state import SqlSyncState
 from knowledge.documents import Document
-from knowledge.sync import IndexedDocument, _chunked_by_older_version, indexed_hash
 from knowledge.index import SearchFilters
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.sources import Change, Checkpoint, Deletion, Listing, Notice, Skipped, SourceError
-from knowledge.sync import SyncPipeline
+from knowledge.sync import IndexedDocument, SyncPipeline, _chunked_by_older_version, indexed_hash
 
 
 def doc(external_id: str, text: str, version: str = "1") -> Document:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import rich
 
-from bot.settings import Settings
 from bot.runtime import open_runtime
+from bot.settings import Settings
 
 WORK = Path(__file__).resolve().parents[1] / ".work"
 DEFAULT_TARGET = WORK / "rich-repo"

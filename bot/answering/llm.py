@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +66,7 @@ class Endpoint:
 def _provider(model: str) -> str | None:
     try:
         return litellm.get_llm_provider(model)[1]
-    except Exception:  # noqa: BLE001  (an unknown model string; litellm reports it when called)
+    except Exception:
         return None
 
 
@@ -167,11 +167,13 @@ class LLMAnswerer(Answerer):
             wait=wait_exponential(multiplier=self.retry_wait, max=10),
             retry=retry_if_exception_type(_TRANSIENT),
             reraise=True,
-            before_sleep=lambda state: logger.info("model %s: retrying after %s", model, state.outcome.exception()),
+            before_sleep=lambda state: logger.info(
+                "model %s: retrying after %s", model, state.outcome.exception() if state.outcome else None
+            ),
         )
         return await retrying(once)
 
-    async def _stream_completion(self, endpoint: Endpoint, prompt: Prompt) -> AsyncIterator[str]:
+    async def _stream_completion(self, endpoint: Endpoint, prompt: Prompt) -> AsyncGenerator[str, None]:
         """The answer's text pieces; the timeout applies to the start and to each gap between pieces."""
         request = self._request(
             endpoint, prompt.messages, self.timeout, max_tokens=prompt.max_answer_tokens, stream=True

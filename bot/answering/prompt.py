@@ -70,7 +70,7 @@ def context_tokens(model: str) -> int:
     """The model's input window from litellm's model map; a safe default for unknown models."""
     try:
         info = litellm.get_model_info(model)
-    except Exception:  # noqa: BLE001  (litellm raises plain Exception for models it does not map)
+    except Exception:
         return DEFAULT_CONTEXT_TOKENS
     return int(info.get("max_input_tokens") or info.get("max_tokens") or DEFAULT_CONTEXT_TOKENS)
 

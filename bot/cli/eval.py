@@ -57,13 +57,13 @@ def evaluate(
             for q in questions:
                 found = await retriever.retrieve(validate_query(q.question), k, alpha=alpha)
                 results.append(EvalResult(q, found.hits, found.abstain))
-            found = any(r.first_hit_rank for r in results) or await runtime.sync_state.holds_any(
+            indexed = any(r.first_hit_rank for r in results) or await runtime.sync_state.holds_any(
                 [entry for q in questions for entry in q.expected]
             )
-            return results, found
+            return results, indexed
 
-    results, found = run(_evaluate())
-    if not found and any(r.question.expected for r in results):
+    results, indexed = run(_evaluate())
+    if not indexed and any(r.question.expected for r in results):
         typer.echo(
             f"lorebot: no expected source of {file} is in the index: sync the corpus it asks about first "
             "(its scores below are all zero for that reason).",

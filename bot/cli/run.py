@@ -9,7 +9,8 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from bot.cli.app import app
-from bot.cli.common import load_settings, run as run_command
+from bot.cli.common import load_settings
+from bot.cli.common import run as run_command
 
 if TYPE_CHECKING:
     from bot.settings import Settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from knowledge.errors import LorebotError
 from dataclasses import dataclass
 
 from aiohttp import ClientError
@@ -12,6 +11,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+
+from knowledge.errors import LorebotError
 
 DEFAULT_API_URL = "https://slack.com/api/"
 

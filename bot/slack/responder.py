@@ -115,7 +115,7 @@ class Responder:
             logger.warning("cannot answer: %s", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
             await self._tell(writer, f":information_source: {exc}", reference)
             return
-        except Exception:  # noqa: BLE001  (_fail logs it with the traceback)
+        except Exception:
             await self._fail(question, writer, reference)
             return
         latency_ms = (time.monotonic() - question.received_at) * 1000

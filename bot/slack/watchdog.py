@@ -8,12 +8,13 @@ and gives up with `ConnectionLost` after `max_down` seconds so a supervisor rest
 
 from __future__ import annotations
 
-from knowledge.errors import LorebotError
 import asyncio
 import logging
 import time
 
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+
+from knowledge.errors import LorebotError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, PageElement, ProcessingInstruction, Tag
 
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # Layout wrappers a heading may sit in and still start a section.
@@ -51,7 +51,7 @@ def parse_storage(xhtml: str) -> list[Section]:
     soup = BeautifulSoup(xhtml, "html.parser")
     sections: list[Section] = []
     heading, level = "", 0
-    pending: list[Tag | NavigableString | None] = []
+    pending: list[PageElement | None] = []
 
     def close() -> None:
         text = "\n\n".join(_blocks_of(pending))
@@ -84,7 +84,7 @@ def plain_text(xhtml: str) -> str:
     return _paragraph(text)
 
 
-def _blocks_of(children: Iterable[Tag | NavigableString | None]) -> list[str]:
+def _blocks_of(children: Iterable[PageElement | None]) -> list[str]:
     """Render sibling nodes: runs of inline content become paragraphs, blocks render themselves."""
     blocks: list[str] = []
     run: list[str] = []
@@ -98,7 +98,7 @@ def _blocks_of(children: Iterable[Tag | NavigableString | None]) -> list[str]:
     for child in children:
         if child is None:
             flush()
-        elif _is_block(child):
+        elif isinstance(child, Tag) and _is_block(child):
             flush()
             blocks.extend(block for block in _block(child) if block.strip())
         else:
@@ -107,10 +107,10 @@ def _blocks_of(children: Iterable[Tag | NavigableString | None]) -> list[str]:
     return blocks
 
 
-def _is_block(node: Tag | NavigableString) -> bool:
+def _is_block(node: PageElement) -> bool:
     if not isinstance(node, Tag) or node.name not in _BLOCKS:
         return False
-    return node.name != "ac:structured-macro" or node.get("ac:name", "").lower() not in _INLINE_MACROS
+    return node.name != "ac:structured-macro" or _attr(node, "ac:name").lower() not in _INLINE_MACROS
 
 
 def _block(tag: Tag) -> list[str]:
@@ -133,15 +133,17 @@ def _block(tag: Tag) -> list[str]:
         node = tag.find("ac:adf-node")
         return _block(node) if node else _blocks_of(tag.children)
     if name == "ac:adf-node":
-        kind = _adf_attribute(tag, "panel-type") or tag.get("type", "")
+        kind = _adf_attribute(tag, "panel-type") or _attr(tag, "type")
         content = tag.find("ac:adf-content")
         return _labelled(_LABELS.get(kind, ""), "", _blocks_of(content.children) if content else [])
     return _blocks_of(tag.children)
 
 
-def _inline(node: Tag | NavigableString) -> str:
+def _inline(node: PageElement) -> str:
     if isinstance(node, NavigableString):
         return "" if isinstance(node, _SKIPPED_STRINGS) else str(node).replace("\n", " ")  # only <br> breaks
+    if not isinstance(node, Tag):  # bs4 has no other kind of node
+        return ""
     name = node.name
     if name == "br":
         return "\n"
@@ -152,7 +154,7 @@ def _inline(node: Tag | NavigableString) -> str:
     if name == "ac:emoticon":
         return _emoticon(node)
     if name == "time":
-        return node.get("datetime", "") or node.get_text()
+        return _attr(node, "datetime") or node.get_text()
     if name in ("ac:parameter", "ac:placeholder", "ac:adf-attribute", "ac:adf-fallback") or name.startswith("ri:"):
         return ""
     if name == "ac:structured-macro":
@@ -164,7 +166,7 @@ def _inline(node: Tag | NavigableString) -> str:
         return "\n" + "\n".join(_blocks_of(node.children)) + "\n"
     text = "".join(_inline(child) for child in node.children)
     if name == "a" and not text.strip():
-        return node.get("href", "")
+        return _attr(node, "href")
     return text
 
 
@@ -174,25 +176,26 @@ def _link(link: Tag) -> str:
         return "".join(_inline(child) for child in body.children)
     user = link.find("ri:user")
     if user is not None:
-        return "@" + (user.get("ri:username") or user.get("ri:userkey") or user.get("ri:account-id") or "unknown user")
+        return "@" + (_attr(user, "ri:username") or _attr(user, "ri:userkey") or _attr(user, "ri:account-id")
+                      or "unknown user")
     target = link.find(("ri:page", "ri:blog-post"))
     if target is not None:
-        return target.get("ri:content-title", "")
+        return _attr(target, "ri:content-title")
     attachment = link.find("ri:attachment")
     if attachment is not None:
-        return f"[attachment: {attachment.get('ri:filename', '')}]"
+        return f"[attachment: {_attr(attachment, 'ri:filename')}]"
     space = link.find("ri:space")
     if space is not None:
-        return space.get("ri:space-key", "")
-    return link.get("ac:anchor", "")
+        return _attr(space, "ri:space-key")
+    return _attr(link, "ac:anchor")
 
 
 def _image(image: Tag) -> str:
     source = image.find(("ri:attachment", "ri:url"))
     name = ""
     if source is not None:
-        name = source.get("ri:filename") or source.get("ri:value", "").rstrip("/").rsplit("/", 1)[-1]
-    described = image.get("ac:alt") or image.get("ac:title") or ""
+        name = _attr(source, "ri:filename") or _attr(source, "ri:value").rstrip("/").rsplit("/", 1)[-1]
+    described = _attr(image, "ac:alt") or _attr(image, "ac:title")
     caption = image.find("ac:caption")
     if caption is not None:
         described = _one_line(caption.get_text()) or described
@@ -201,17 +204,17 @@ def _image(image: Tag) -> str:
 
 
 def _emoticon(emoticon: Tag) -> str:
-    name = emoticon.get("ac:name", "")
-    return (emoticon.get("ac:emoji-fallback") or emoticon.get("ac:emoji-shortname")
+    name = _attr(emoticon, "ac:name")
+    return (_attr(emoticon, "ac:emoji-fallback") or _attr(emoticon, "ac:emoji-shortname")
             or _EMOTICONS.get(name) or (f":{name}:" if name else ""))
 
 
 def _parameters(macro: Tag) -> dict[str, str]:
-    return {p.get("ac:name", ""): p.get_text().strip() for p in macro.find_all("ac:parameter", recursive=False)}
+    return {_attr(p, "ac:name"): p.get_text().strip() for p in macro.find_all("ac:parameter", recursive=False)}
 
 
 def _macro(macro: Tag) -> list[str]:
-    name = macro.get("ac:name", "").lower()
+    name = _attr(macro, "ac:name").lower()
     parameters = _parameters(macro)
     if name in _SILENT_MACROS:
         return []
@@ -231,7 +234,7 @@ def _macro(macro: Tag) -> list[str]:
 def _inline_macro(macro: Tag) -> str:
     """Macros used inside a line: status lozenges, Jira keys; others keep their body text."""
     parameters = _parameters(macro)
-    name = macro.get("ac:name", "").lower()
+    name = _attr(macro, "ac:name").lower()
     if name == "status":
         return parameters.get("title", "")
     if name == "jira":
@@ -308,6 +311,14 @@ def _tasks(task_list: Tag) -> str:
         text = _one_line(" ".join(_blocks_of(body.children))) if body is not None else ""
         lines.append(f"- [{'x' if done else ' '}] {text}")
     return "\n".join(lines)
+
+
+def _attr(tag: Tag, name: str) -> str:
+    """An attribute as text: "" when missing, space-joined when bs4 made it a list (`class`, `rel`, …)."""
+    value = tag.get(name)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else " ".join(value)
 
 
 def _fence(language: str, code: str) -> str:

@@ -44,7 +44,7 @@ def _chunk_sections(document: Document, lines: list[str], headings: list[_Headin
     starts = [heading.start for heading in headings] + [len(lines) + 1]
     sections: list[tuple[int, int, str]] = [(1, starts[0] - 1, "")]
     trail: list[_Heading] = []
-    for heading, next_start in zip(headings, starts[1:]):
+    for heading, next_start in zip(headings, starts[1:], strict=True):
         while trail and trail[-1].level >= heading.level:
             trail.pop()
         trail.append(heading)

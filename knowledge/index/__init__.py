@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from knowledge.errors import LorebotError
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -10,6 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from knowledge.documents import Chunk, Kind
+from knowledge.errors import LorebotError
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ class SqliteIndex:
             [
                 (row_id, source, document_id, c.ordinal, c.kind, c.title, c.url, c.path, c.text,
                  c.keywords, c.symbol, c.start_line, c.end_line, c.anchor, c.hash, vector.tobytes())
-                for row_id, c, vector in zip(row_ids, chunks, vectors)
+                for row_id, c, vector in zip(row_ids, chunks, vectors, strict=True)
             ],
         )
         return Delta(removed, row_ids, [source] * len(chunks), [c.kind for c in chunks], vectors)

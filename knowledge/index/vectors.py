@@ -19,6 +19,7 @@ Not thread-safe: SqliteIndex calls it only under its read lock.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sqlite3
@@ -56,7 +57,7 @@ def cosine_scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     bounds = np.linspace(0, len(matrix), SCAN_PARTS + 1, dtype=int)
     blocks = [
         _scan_pool().submit(np.einsum, "ij,j->i", matrix[start:end], query, out=scores[start:end])
-        for start, end in zip(bounds[:-1], bounds[1:])
+        for start, end in itertools.pairwise(bounds)
     ]
     for block in blocks:
         block.result()
@@ -120,7 +121,7 @@ class VectorStore:
         cursor = conn.execute("SELECT id, source, kind, vector FROM chunks WHERE id > ? ORDER BY id", newer)
         loaded = 0
         while rows := cursor.fetchmany(4096):  # in batches: a copy of every blob at once would double the memory
-            row_ids, sources, kinds, blobs = zip(*rows)
+            row_ids, sources, kinds, blobs = zip(*rows, strict=True)
             matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), dimension)
             self.add(row_ids, sources, kinds, matrix)
             loaded += len(rows)
@@ -152,7 +153,7 @@ class VectorStore:
         self.row_ids[slots] = row_ids
         self.sources[slots] = [self._code(source) for source in sources]
         self.kinds[slots] = [self._code(kind) for kind in kinds]
-        self.slot_of.update(zip(map(int, row_ids), slots.tolist()))
+        self.slot_of.update(zip(map(int, row_ids), slots.tolist(), strict=True))
         self.max_row_id = max(self.max_row_id, int(max(row_ids)))
 
     def reserve(self, more: int) -> None:
@@ -191,10 +192,10 @@ class VectorStore:
             return {}
         best = np.argpartition(scores, -n)[-n:] if n < len(scores) else np.arange(len(scores))
         best = best[np.isfinite(scores[best])]
-        return dict(zip(self.row_ids[best].tolist(), scores[best].tolist()))
+        return dict(zip(self.row_ids[best].tolist(), scores[best].tolist(), strict=True))
 
     def similarity(self, row_ids: Sequence[int], query: np.ndarray) -> dict[int, float]:
         """Cosine similarity of the query to a few rows."""
         known = [row_id for row_id in row_ids if row_id in self.slot_of]
         found = self.matrix[[self.slot_of[row_id] for row_id in known]] @ query if known else []
-        return dict(zip(known, map(float, found)))
+        return dict(zip(known, map(float, found), strict=True))

@@ -6,12 +6,12 @@ A source never writes to the index or the database; the sync pipeline does. See
 
 from __future__ import annotations
 
-from knowledge.errors import LorebotError
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from knowledge.documents import Document
+from knowledge.errors import LorebotError
 
 
 @dataclass(frozen=True)

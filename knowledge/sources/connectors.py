@@ -58,7 +58,7 @@ def _registered() -> dict[str, Connector[Any]]:
 def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) -> list[Source]:
     """A source per entry, each validated by its connector's config; names made unique."""
     connectors = _registered()
-    union = Union[tuple(connector.config for connector in connectors.values())]  # noqa: UP007
+    union: Any = Union[tuple(connector.config for connector in connectors.values())]  # noqa: UP007  (built at run time)
     adapter: TypeAdapter[SourceConfig] = TypeAdapter(Annotated[union, Field(discriminator="kind")])
     sources: list[Source] = []
     taken: set[str] = set()

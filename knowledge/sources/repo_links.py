@@ -76,9 +76,10 @@ def parse_remote(remote: str) -> WebRepo | None:
     if kind is None:
         return None
     if kind == "bitbucket-server":
-        path = _bitbucket_server_path(path)
-        if path is None:
+        server_path = _bitbucket_server_path(path)
+        if server_path is None:
             return None
+        path = server_path
     return WebRepo(kind, f"{scheme}://{host}{port}/{path}")
 
 

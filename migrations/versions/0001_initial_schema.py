@@ -1,7 +1,7 @@
 """initial schema: sync state, conversations, answers, feedback
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-20 23:39:00.246353
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
