@@ -290,7 +290,7 @@ def _table(table: Tag) -> str:
             continue
         if columns:
             parts = [f"{column}: {value}" if column else value
-                     for column, value in zip(columns, values) if value]
+                     for column, value in zip(columns, values, strict=False) if value]
             parts.extend(value for value in values[len(columns):] if value)
             line = "; ".join(parts)
         elif len(cells) > 1 and cells[0].name == "th":
