@@ -54,9 +54,15 @@ async def main(rounds: int) -> None:
         never_abstains = Ranking(base.ranking.candidates, abstain_threshold=-1.0)  # always reach the model
         retriever = Retriever(base.index, base.embedder, base.alpha, never_abstains)
         stub.respond_with(REPLY)
-        answerer = LLMAnswerer(retriever, "openai/stub-model", api_base=stub.base_url, api_key="sk-bench",
-                               k=settings.search_k, timeout=settings.llm_timeout_seconds,
-                               max_retries=settings.llm_max_retries)
+        answerer = LLMAnswerer(
+            retriever,
+            "openai/stub-model",
+            api_base=stub.base_url,
+            api_key="sk-bench",
+            k=settings.search_k,
+            timeout=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+        )
 
         async def stream(question: str) -> None:
             async for _ in answerer.stream(question):

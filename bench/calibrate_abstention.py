@@ -40,8 +40,10 @@ def best_similarity(result: EvalResult) -> float:
 
 
 def describe(label: str, scores: list[float]) -> str:
-    return (f"{label:<12} n={len(scores):>2}  min {min(scores):.3f}  median {statistics.median(scores):.3f}  "
-            f"max {max(scores):.3f}")
+    return (
+        f"{label:<12} n={len(scores):>2}  min {min(scores):.3f}  median {statistics.median(scores):.3f}  "
+        f"max {max(scores):.3f}"
+    )
 
 
 def listing(scores: dict[str, float], strongest: bool) -> str:
@@ -55,8 +57,10 @@ async def main() -> None:
     async with open_runtime(settings) as runtime:
         retriever = await runtime.retriever()
         results = [EvalResult(q, await retriever.search(q.question, settings.search_k)) for q in questions]
-    by_kind = {kind: {r.question.id: best_similarity(r) for r in results if bool(r.question.expected) is kind}
-               for kind in (True, False)}
+    by_kind = {
+        kind: {r.question.id: best_similarity(r) for r in results if bool(r.question.expected) is kind}
+        for kind in (True, False)
+    }
     answerable, unanswerable = list(by_kind[True].values()), list(by_kind[False].values())
 
     print(f"\nbest-hit similarity at k={settings.search_k}:")
@@ -69,11 +73,13 @@ async def main() -> None:
         print(f"{t:>9.3f}  {right:>15}/{len(unanswerable):<6}  {wrong:>21}/{len(answerable):<6}")
 
     best = recommend(answerable, unanswerable)
-    print(f"\nrecommended ABSTAIN_THRESHOLD={best:.3f} (most right minus wrong abstentions, at most "
-          f"{MAX_WRONG_ABSTAIN:.0%} of answerable questions wrongly abstained): "
-          f"{sum(s < best for s in unanswerable)}/{len(unanswerable)} unanswerable abstain, "
-          f"{sum(s < best for s in answerable)}/{len(answerable)} answerable wrongly abstain; "
-          f"current setting {settings.abstain_threshold:.3f}")
+    print(
+        f"\nrecommended ABSTAIN_THRESHOLD={best:.3f} (most right minus wrong abstentions, at most "
+        f"{MAX_WRONG_ABSTAIN:.0%} of answerable questions wrongly abstained): "
+        f"{sum(s < best for s in unanswerable)}/{len(unanswerable)} unanswerable abstain, "
+        f"{sum(s < best for s in answerable)}/{len(answerable)} answerable wrongly abstain; "
+        f"current setting {settings.abstain_threshold:.3f}"
+    )
     print("unanswerable questions closest to the corpus:", listing(by_kind[False], strongest=True))
     print("answerable questions with the weakest best hit:", listing(by_kind[True], strongest=False))
 

@@ -36,19 +36,34 @@ MAX_FILE_BYTES = 1_000_000  # the MAX_FILE_BYTES default
 
 def documents(repo: Path) -> tuple[list[Document], int]:
     """The documents a sync of `repo` would index, and how many tracked files it would skip."""
-    paths = subprocess.run(
-        ["git", "-C", str(repo), "ls-files", "-z"], check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    paths = (
+        subprocess.run(
+            ["git", "-C", str(repo), "ls-files", "-z"],
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     found, skipped = [], 0
     for path in filter(None, paths):
         data = (repo / path).read_bytes()
         if skip_reason(path, data, MAX_FILE_BYTES):
             skipped += 1
             continue
-        found.append(Document(
-            source=repo.name, external_id=path, kind="code", title=path, url=path, content=decode_text(data)[0],
-            version="bench", format=file_format(path), path=path,
-        ))
+        found.append(
+            Document(
+                source=repo.name,
+                external_id=path,
+                kind="code",
+                title=path,
+                url=path,
+                content=decode_text(data)[0],
+                version="bench",
+                format=file_format(path),
+                path=path,
+            )
+        )
     return found, skipped
 
 
@@ -75,16 +90,20 @@ def is_declaration(chunk: Chunk, document: Document) -> bool:
     return document.format in FORMATS and chunk.title != document.title
 
 
-def report(label: str, docs: list[Document], seconds: float, chunked: list[list[Chunk]],
-           declarations: list[tuple[str, int, int]]) -> None:
+def report(
+    label: str,
+    docs: list[Document],
+    seconds: float,
+    chunked: list[list[Chunk]],
+    declarations: list[tuple[str, int, int]],
+) -> None:
     chunks = [(doc, chunk) for doc, doc_chunks in zip(docs, chunked, strict=True) for chunk in doc_chunks]
     named = sum(is_declaration(chunk, doc) for doc, chunk in chunks)
     ranges: dict[str, list[tuple[int, int]]] = {}
     for doc, chunk in chunks:
         ranges.setdefault(doc.external_id, []).append((chunk.start_line or 0, chunk.end_line or 0))
     whole = sum(
-        any(start <= first and last <= end for start, end in ranges.get(path, []))
-        for path, first, last in declarations
+        any(start <= first and last <= end for start, end in ranges.get(path, [])) for path, first, last in declarations
     )
     total = len(chunks) or 1
     lines = sorted((chunk.end_line or 0) - (chunk.start_line or 0) + 1 for _, chunk in chunks) or [0]
@@ -109,9 +128,11 @@ def main() -> None:
     started = time.perf_counter()
     chunk_document(go[0])
     first = time.perf_counter() - started
-    print(f"{corpus.name} ({corpus.package} {corpus.version}): {len(docs)} files indexed, {skipped} skipped, "
-          f"{len(go)} Go files ({sum(len(d.content) for d in go) / 1e6:.2f} MB); "
-          f"first Go file with the grammar load: {first * 1000:.1f} ms")
+    print(
+        f"{corpus.name} ({corpus.package} {corpus.version}): {len(docs)} files indexed, {skipped} skipped, "
+        f"{len(go)} Go files ({sum(len(d.content) for d in go) / 1e6:.2f} MB); "
+        f"first Go file with the grammar load: {first * 1000:.1f} ms"
+    )
 
     for label, selection in (("Go files", go), ("every indexed file", docs)):
         new_seconds, new_chunks = timed(chunk_document, selection, args.rounds)
@@ -119,12 +140,15 @@ def main() -> None:
         old_seconds, old_chunks = timed(chunk_document, old_docs, args.rounds)
         declarations = [
             (doc.external_id, chunk.start_line or 0, chunk.end_line or 0)
-            for doc, doc_chunks in zip(selection, new_chunks, strict=True) for chunk in doc_chunks
+            for doc, doc_chunks in zip(selection, new_chunks, strict=True)
+            for chunk in doc_chunks
             if is_declaration(chunk, doc)
         ]
         print(f"\n{label} ({len(selection)}), {len(declarations)} declarations found by tree-sitter:")
-        print(f"  {'':13} {'files/s':>9} {'chunks':>8} {'declarations':>15} {'windows':>14} {'held whole':>10}"
-              f" {'median lines':>12}")
+        print(
+            f"  {'':13} {'files/s':>9} {'chunks':>8} {'declarations':>15} {'windows':>14} {'held whole':>10}"
+            f" {'median lines':>12}"
+        )
         report("tree-sitter", selection, new_seconds, new_chunks, declarations)
         report("line windows", old_docs, old_seconds, old_chunks, declarations)
 

@@ -34,9 +34,11 @@ from knowledge.chunking.confluence import chunk_page
 from knowledge.documents import Document
 from tests.fakes.confluence_server import FakeConfluence, days_ago
 
-WORDS = ("deploy service cluster replica database latency queue worker token cache rollout alert "
-         "dashboard incident owner region backup restore schema migration endpoint retry timeout "
-         "budget capacity shard index secret rotation canary traffic pipeline release").split()
+WORDS = (
+    "deploy service cluster replica database latency queue worker token cache rollout alert "
+    "dashboard incident owner region backup restore schema migration endpoint retry timeout "
+    "budget capacity shard index secret rotation canary traffic pipeline release"
+).split()
 
 
 def sentence(rng: random.Random) -> str:
@@ -45,23 +47,31 @@ def sentence(rng: random.Random) -> str:
 
 
 def generate_page(rng: random.Random, n: int) -> str:
-    parts = [f"<p>{' '.join(sentence(rng) for _ in range(3))} Owner: "
-             f'<ac:link><ri:user ri:account-id="5b10:{n:04d}" /></ac:link> <ac:emoticon ac:name="tick" /></p>']
+    parts = [
+        f"<p>{' '.join(sentence(rng) for _ in range(3))} Owner: "
+        f'<ac:link><ri:user ri:account-id="5b10:{n:04d}" /></ac:link> <ac:emoticon ac:name="tick" /></p>'
+    ]
     for s in range(rng.randint(3, 6)):
         parts.append(f"<h{1 + s % 3}>Section {s}: {rng.choice(WORDS)} {rng.choice(WORDS)}</h{1 + s % 3}>")
         parts.extend(f"<p>{' '.join(sentence(rng) for _ in range(rng.randint(2, 5)))}</p>" for _ in range(2))
         kind = s % 4
         if kind == 0:
             code = "\n".join(f"kubectl rollout status deploy/{rng.choice(WORDS)} --timeout={i}m" for i in range(8))
-            parts.append('<ac:structured-macro ac:name="code"><ac:parameter ac:name="language">bash</ac:parameter>'
-                         f"<ac:plain-text-body><![CDATA[{code}]]></ac:plain-text-body></ac:structured-macro>")
+            parts.append(
+                '<ac:structured-macro ac:name="code"><ac:parameter ac:name="language">bash</ac:parameter>'
+                f"<ac:plain-text-body><![CDATA[{code}]]></ac:plain-text-body></ac:structured-macro>"
+            )
         elif kind == 1:
-            rows = "".join(f"<tr><td>{rng.choice(WORDS)}</td><td>{rng.randint(1, 99)}</td><td>{sentence(rng)}</td></tr>"
-                           for _ in range(5))
+            rows = "".join(
+                f"<tr><td>{rng.choice(WORDS)}</td><td>{rng.randint(1, 99)}</td><td>{sentence(rng)}</td></tr>"
+                for _ in range(5)
+            )
             parts.append(f"<table><tbody><tr><th>Name</th><th>Value</th><th>Notes</th></tr>{rows}</tbody></table>")
         elif kind == 2:
-            parts.append(f'<ac:structured-macro ac:name="warning"><ac:parameter ac:name="title">Careful</ac:parameter>'
-                         f"<ac:rich-text-body><p>{sentence(rng)}</p></ac:rich-text-body></ac:structured-macro>")
+            parts.append(
+                f'<ac:structured-macro ac:name="warning"><ac:parameter ac:name="title">Careful</ac:parameter>'
+                f"<ac:rich-text-body><p>{sentence(rng)}</p></ac:rich-text-body></ac:structured-macro>"
+            )
         else:
             items = "".join(f"<li>{sentence(rng)}<ul><li>{sentence(rng)}</li></ul></li>" for _ in range(4))
             parts.append(f'<ul>{items}</ul><p><ac:image><ri:attachment ri:filename="diagram-{n}.png" /></ac:image></p>')
@@ -85,10 +95,20 @@ class HashEmbedder:
 
 
 def bench_chunking(bodies: list[str], rounds: int = 3) -> tuple[float, int]:
-    documents = [Document(source="bench", external_id=str(n), kind="page", title=f"Page {n}",
-                          url=f"https://wiki.example.com/display/BENCH/Page+{n}", content=body, version="1",
-                          format="confluence_storage", breadcrumb=("Bench", f"Page {n}"))
-                 for n, body in enumerate(bodies)]
+    documents = [
+        Document(
+            source="bench",
+            external_id=str(n),
+            kind="page",
+            title=f"Page {n}",
+            url=f"https://wiki.example.com/display/BENCH/Page+{n}",
+            content=body,
+            version="1",
+            format="confluence_storage",
+            breadcrumb=("Bench", f"Page {n}"),
+        )
+        for n, body in enumerate(bodies)
+    ]
     rates, chunks = [], 0
     for _ in range(rounds):
         started = time.perf_counter()
@@ -102,9 +122,15 @@ async def bench_resync(bodies: list[str], data_dir: Path) -> None:
         fake.add_space("BENCH", "Bench Space")
         for n, body in enumerate(bodies):
             fake.add_page("BENCH", f"Page {n}", body, when=days_ago(10 - n / 200))
-        settings = Settings(data_dir=data_dir, confluence_url=fake.url, confluence_spaces=["BENCH"],
-                            confluence_username=fake.username, confluence_api_token=fake.api_token,
-                            repos=[], sources=[])
+        settings = Settings(
+            data_dir=data_dir,
+            confluence_url=fake.url,
+            confluence_spaces=["BENCH"],
+            confluence_username=fake.username,
+            confluence_api_token=fake.api_token,
+            repos=[],
+            sources=[],
+        )
         embedder = HashEmbedder()
         async with open_runtime(settings, embedder=embedder) as runtime:
             service = await runtime.sync_service()
@@ -115,10 +141,12 @@ async def bench_resync(bodies: list[str], data_dir: Path) -> None:
                 (summary,) = await service.sync()
                 seconds = time.perf_counter() - started
                 fetched = len([c for c in fake.calls("/rest/api/content/") if not c.path.endswith("/search")])
-                print(f"{label:>17}: {seconds:6.2f} s, {len(fake.calls()):5d} API calls "
-                      f"({len(fake.calls('/search'))} search, {len(fake.calls('/space/'))} space, "
-                      f"{fetched} page fetches), documents added {summary.added} updated {summary.updated}, "
-                      f"chunks embedded {summary.chunks_embedded}, error {summary.error}")
+                print(
+                    f"{label:>17}: {seconds:6.2f} s, {len(fake.calls()):5d} API calls "
+                    f"({len(fake.calls('/search'))} search, {len(fake.calls('/space/'))} space, "
+                    f"{fetched} page fetches), documents added {summary.added} updated {summary.updated}, "
+                    f"chunks embedded {summary.chunks_embedded}, error {summary.error}"
+                )
 
 
 def main() -> None:

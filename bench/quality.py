@@ -63,15 +63,19 @@ async def run_corpus(corpus: Corpus, split: str, variants: Sequence[str]) -> lis
         if summary.error:
             raise SystemExit(f"{corpus.name}: sync failed: {summary.error}")
         stats = await runtime.index.stats()
-        print(f"{corpus.name}: {stats.documents} files, {stats.chunks} chunks "
-              f"({summary.chunks_embedded} embedded now); {len(questions)} {split} questions")
+        print(
+            f"{corpus.name}: {stats.documents} files, {stats.chunks} chunks "
+            f"({summary.chunks_embedded} embedded now); {len(questions)} {split} questions"
+        )
         retriever = await runtime.retriever()
         return [Run(corpus.name, variant, await evaluate(retriever, variant, questions)) for variant in variants]
 
 
 def table(runs: Sequence[Run]) -> str:
-    header = (f"| {'corpus':<11} | {'variant':<8} | r@1   | r@5   | r@10  | MRR@10 | code r@5 "
-              "| answerable abstained | unanswerable abstained |")
+    header = (
+        f"| {'corpus':<11} | {'variant':<8} | r@1   | r@5   | r@10  | MRR@10 | code r@5 "
+        "| answerable abstained | unanswerable abstained |"
+    )
     lines = [header, "|" + "|".join("-" * (len(cell) + 0) for cell in header.split("|")[1:-1]) + "|"]
     by_variant: dict[str, list[EvalResult]] = {}
     for run in runs:
@@ -83,8 +87,10 @@ def table(runs: Sequence[Run]) -> str:
         m = metrics(results)
         abstention = ""
         if variant == "final":
-            abstention = (f"{m['answerable_abstained']:.0f}/{m['answerable']:.0f}",
-                          f"{m['unanswerable_abstained']:.0f}/{m['unanswerable']:.0f}")
+            abstention = (
+                f"{m['answerable_abstained']:.0f}/{m['answerable']:.0f}",
+                f"{m['unanswerable_abstained']:.0f}/{m['unanswerable']:.0f}",
+            )
         else:
             abstention = ("–", "–")
         lines.append(
@@ -104,8 +110,10 @@ def misses(runs: Sequence[Run]) -> str:
             rank = result.first_hit_rank
             if result.question.expected and (rank is None or rank > 5):
                 got = ", ".join(f"{hit.chunk.path}:{hit.chunk.start_line}" for hit in result.hits[:5])
-                out.append(f"[{run.corpus}] {result.question.id} (rank {rank}) {result.question.question!r}\n"
-                           f"    expected {list(result.question.expected)}\n    got {got}")
+                out.append(
+                    f"[{run.corpus}] {result.question.id} (rank {rank}) {result.question.question!r}\n"
+                    f"    expected {list(result.question.expected)}\n    got {got}"
+                )
             elif not result.question.expected and not result.abstained:
                 out.append(f"[{run.corpus}] {result.question.id} unanswerable, answered: {result.question.question!r}")
             elif result.question.expected and result.abstained:

@@ -110,11 +110,21 @@ def documents() -> Iterator[list[Chunk]]:
         for ordinal, start in enumerate(range(0, len(lines), WINDOW)):
             text = "\n".join(lines[start : start + WINDOW])
             if text.strip():
-                chunks.append(Chunk(
-                    source="site-packages", document_id=path, ordinal=ordinal, kind="code",
-                    title=f"{path}:{start + 1}", url=f"file://{path}#L{start + 1}", path=path, text=text,
-                    keywords=keywords(path, text), start_line=start + 1, end_line=start + WINDOW,
-                ))
+                chunks.append(
+                    Chunk(
+                        source="site-packages",
+                        document_id=path,
+                        ordinal=ordinal,
+                        kind="code",
+                        title=f"{path}:{start + 1}",
+                        url=f"file://{path}#L{start + 1}",
+                        path=path,
+                        text=text,
+                        keywords=keywords(path, text),
+                        start_line=start + 1,
+                        end_line=start + WINDOW,
+                    )
+                )
         if chunks:
             yield chunks
 
@@ -151,7 +161,13 @@ async def measure(
     ranking = Ranking(settings.search_candidates, settings.abstain_threshold)
     retriever = Retriever(index, embedder, alpha, ranking)
     timings: dict[str, list[float]] = {
-        "pipeline": [], "total": [], "embed": [], "hybrid": [], "keyword": [], "vector": []}
+        "pipeline": [],
+        "total": [],
+        "embed": [],
+        "hybrid": [],
+        "keyword": [],
+        "vector": [],
+    }
     for _ in range(rounds):
         for question in QUESTIONS:
             started = time.perf_counter()
@@ -178,8 +194,10 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--alpha", type=float, default=Settings().search_alpha)
     args = parser.parse_args()
-    print("caveat: stored chunk vectors are random unit vectors (same search cost); "
-          "query vectors come from the real model.")
+    print(
+        "caveat: stored chunk vectors are random unit vectors (same search cost); "
+        "query vectors come from the real model."
+    )
     settings = Settings()
     embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_batch_size)
     await embedder.embed(["warm up the model"])
@@ -188,8 +206,10 @@ async def main() -> None:
     for size in args.sizes:
         index, seconds = await build(WORK / f"index-{size}", size, embedder.dimension)
         stats = await index.stats()
-        print(f"\n{stats.chunks:,} chunks in {stats.documents:,} files: built in {seconds:.1f} s "
-              f"({stats.chunks / seconds:,.0f} chunks/s, vectors given)")
+        print(
+            f"\n{stats.chunks:,} chunks in {stats.documents:,} files: built in {seconds:.1f} s "
+            f"({stats.chunks / seconds:,.0f} chunks/s, vectors given)"
+        )
         reopened = SqliteIndex(WORK / f"index-{size}")  # a fresh reader, as `lorebot search` would be
         started = time.perf_counter()
         await reopened.query("warm up", np.ones(embedder.dimension, dtype=np.float32), 10, args.alpha)

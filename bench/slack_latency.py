@@ -48,10 +48,18 @@ from tests.fakes.slack_server import FakeSlack
 WORK = Path(__file__).parent / ".work"
 CHANNEL = "C0BENCH"
 TOPICS = [
-    "retry a failed request with backoff", "the websocket ping interval", "rate limiting and 429 responses",
-    "parsing a multipart form", "where cookies are stored", "how the event loop runs callbacks",
-    "TLS certificate verification", "the default request timeout", "streaming a response body",
-    "how redirects are followed", "signing secret verification", "chunked transfer encoding",
+    "retry a failed request with backoff",
+    "the websocket ping interval",
+    "rate limiting and 429 responses",
+    "parsing a multipart form",
+    "where cookies are stored",
+    "how the event loop runs callbacks",
+    "TLS certificate verification",
+    "the default request timeout",
+    "streaming a response body",
+    "how redirects are followed",
+    "signing secret verification",
+    "chunked transfer encoding",
 ]
 
 
@@ -124,7 +132,9 @@ async def main(chunks: int, questions: int, burst: int) -> None:
     await fake.start()
     client = build_web_client(fake.bot_token, fake.base_url)
     answerer = ExtractiveAnswerer(
-        Retriever(index, embedder, settings.search_alpha, Ranking(settings.search_candidates, settings.abstain_threshold)),
+        Retriever(
+            index, embedder, settings.search_alpha, Ranking(settings.search_candidates, settings.abstain_threshold)
+        ),
         k=settings.search_k,
     )
     bot = build_slack_bot(client, store, answerer)
@@ -153,9 +163,7 @@ async def main(chunks: int, questions: int, burst: int) -> None:
     burst_replies = await asyncio.gather(*(reply_at(fake, ts) for ts, _ in sent))
     await bot.tasks.join(60)
     burst_acks = [(fake.acks[e][0] - fake.sent_at[e]) * 1000 for _, envelopes in sent for e in envelopes]
-    per_thread = [
-        len([m for m in fake.thread(CHANNEL, ts) if m.get("bot_id")]) for ts, _ in sent
-    ]
+    per_thread = [len([m for m in fake.thread(CHANNEL, ts) if m.get("bot_id")]) for ts, _ in sent]
     stored = len(await store.answers_with_feedback(limit=10_000))
 
     await runner.close()
@@ -167,8 +175,10 @@ async def main(chunks: int, questions: int, burst: int) -> None:
     print(f"  ack latency      {p50_p95_text(acks)}   (target p95 <= 100)")
     print(f"  event-to-reply   {p50_p95_text(replies)}   (target p50 <= 150)")
     print(f"burst, {burst} questions in flight at once:")
-    print(f"  answered exactly once: {sum(1 for n in per_thread if n == 1)}/{burst}"
-          f" (threads with 0: {per_thread.count(0)}, with >1: {sum(1 for n in per_thread if n > 1)})")
+    print(
+        f"  answered exactly once: {sum(1 for n in per_thread if n == 1)}/{burst}"
+        f" (threads with 0: {per_thread.count(0)}, with >1: {sum(1 for n in per_thread if n > 1)})"
+    )
     print(f"  ack latency      {p50_p95_text(burst_acks)}")
     print(f"  all answered in  {(max(burst_replies) - burst_started) * 1000:6.0f} ms")
     print(f"answers stored: {stored} (expected {5 + questions + burst})")

@@ -50,13 +50,19 @@ async def main() -> None:
         (again,) = await service.sync()
         embedder = await runtime.embedder()
         retriever = await runtime.retriever()
-        print(f"full sync: {full.added} files, {full.skipped} skipped, {full.chunks_embedded} chunks embedded, "
-              f"{full.seconds:.2f}s")
-        print(f"no-change resync: {again.chunks_embedded} chunks embedded, {again.seconds * 1000:.1f} ms "
-              f"= {100 * again.seconds / full.seconds:.2f}% of the full sync")
+        print(
+            f"full sync: {full.added} files, {full.skipped} skipped, {full.chunks_embedded} chunks embedded, "
+            f"{full.seconds:.2f}s"
+        )
+        print(
+            f"no-change resync: {again.chunks_embedded} chunks embedded, {again.seconds * 1000:.1f} ms "
+            f"= {100 * again.seconds / full.seconds:.2f}% of the full sync"
+        )
 
         count, rate = await embedding_throughput(embedder, settings, repo)
-        print(f"embedding throughput: {rate:.1f} chunks/s over {count} code chunks (batch {settings.embedding_batch_size})")
+        print(
+            f"embedding throughput: {rate:.1f} chunks/s over {count} code chunks (batch {settings.embedding_batch_size})"
+        )
 
         questions = load_questions(ANSWERABLE)
         if UNANSWERABLE.exists():

@@ -67,14 +67,18 @@ class Runtime:
         if self._embedder is None:
             from knowledge.embedding import SentenceTransformerEmbedder  # torch: only when used
 
-            self._embedder = SentenceTransformerEmbedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+            self._embedder = SentenceTransformerEmbedder(
+                self.settings.embedding_model, self.settings.embedding_batch_size
+            )
         if not self._bound:
             try:
                 await self.index.bind_model(self._embedder.model_name, self._embedder.dimension)
             except IndexModelMismatch:
                 if not rebuild_for_new_model:
                     raise
-                logger.warning("the embedding model changed to %s: clearing the index to rebuild it", self._embedder.model_name)
+                logger.warning(
+                    "the embedding model changed to %s: clearing the index to rebuild it", self._embedder.model_name
+                )
                 await self.index.clear()
                 await self.index.bind_model(self._embedder.model_name, self._embedder.dimension)
             self._bound = True

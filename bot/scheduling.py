@@ -40,5 +40,10 @@ async def _sync_one(service: SyncService, name: str) -> None:
     else:
         logger.info(
             "scheduled sync of %s: +%d ~%d -%d, %d chunks embedded in %.1fs",
-            name, summary.added, summary.updated, summary.deleted, summary.chunks_embedded, summary.seconds,
+            name,
+            summary.added,
+            summary.updated,
+            summary.deleted,
+            summary.chunks_embedded,
+            summary.seconds,
         )

@@ -11,8 +11,7 @@ from knowledge.sync import SyncPipeline, SyncSummary
 logger = logging.getLogger(__name__)
 
 NO_SOURCES = (
-    "No sources are configured: set REPOS (git URLs or local paths) and/or "
-    "CONFLUENCE_URL with CONFLUENCE_SPACES."
+    "No sources are configured: set REPOS (git URLs or local paths) and/or CONFLUENCE_URL with CONFLUENCE_SPACES."
 )
 
 

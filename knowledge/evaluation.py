@@ -95,10 +95,12 @@ def _parse(line: str) -> EvalQuestion:
     try:
         return EvalQuestion.model_validate(item)
     except ValidationError as exc:
-        raise ValueError("; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'line'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )) from exc
+        raise ValueError(
+            "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'line'}: {error['msg']}"
+                for error in exc.errors(include_url=False)
+            )
+        ) from exc
 
 
 def metrics(results: Sequence[EvalResult]) -> dict[str, float]:

@@ -35,9 +35,7 @@ class Ranking:
 
     def rank(self, query: str, candidates: Sequence[SearchHit], k: int) -> list[SearchHit]:
         asked = roles_asked_about(query)
-        weighted = [
-            replace(hit, score=hit.score * self._weight(hit, asked)) for hit in candidates
-        ]
+        weighted = [replace(hit, score=hit.score * self._weight(hit, asked)) for hit in candidates]
         by_document: dict[tuple[str, str], list[SearchHit]] = {}
         for hit in sorted(weighted, key=lambda h: h.score, reverse=True):
             by_document.setdefault((hit.chunk.source, hit.chunk.document_id), []).append(hit)
@@ -46,7 +44,7 @@ class Ranking:
         for extra in range(1, self.per_document):
             ranked += [hits[extra] for hits in documents if len(hits) > extra]
         if len(ranked) < k:
-            ranked += [hit for hits in documents for hit in hits[self.per_document:]]
+            ranked += [hit for hits in documents for hit in hits[self.per_document :]]
         return ranked[:k]
 
     def _weight(self, hit: SearchHit, asked: frozenset[Role]) -> float:

@@ -51,11 +51,13 @@ def file_role(path: str, kind: str = "code") -> Role:
 _ASKS_ABOUT: dict[Role, re.Pattern[str]] = {
     "test": re.compile(r"\b(tests?|testing|tested|unit ?tests?|specs?|fixtures?|pytest|coverage)\b", re.IGNORECASE),
     "changelog": re.compile(
-        r"\b(change ?log|changes|changed|when did|release[sd]?|version|since|deprecat\w*|added in|removed in|history)\b",
+        r"\b(change ?log|changes|changed|when did|release[sd]?|version|since|deprecat\w*|added in|removed in"
+        r"|history)\b",
         re.IGNORECASE,
     ),
-    "meta": re.compile(r"\b(contribut\w*|licen[cs]e|ci|pipeline|lint\w*|build|makefile|release process)\b",
-                       re.IGNORECASE),
+    "meta": re.compile(
+        r"\b(contribut\w*|licen[cs]e|ci|pipeline|lint\w*|build|makefile|release process)\b", re.IGNORECASE
+    ),
 }
 
 

@@ -61,10 +61,16 @@ class SyncSummary:
     def as_json(self) -> dict:
         """The per-source shape of the `sync --json` contract (plus `skipped_files`, which says what and why)."""
         return {
-            "name": self.name, "kind": self.kind, "added": self.added, "updated": self.updated,
-            "deleted": self.deleted, "skipped": self.skipped,
+            "name": self.name,
+            "kind": self.kind,
+            "added": self.added,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "skipped": self.skipped,
             "skipped_files": [{"path": s.external_id, "reason": s.reason} for s in self.skipped_files],
-            "chunks_embedded": self.chunks_embedded, "seconds": round(self.seconds, 3), "error": self.error,
+            "chunks_embedded": self.chunks_embedded,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
         }
 
 
@@ -131,7 +137,9 @@ class SyncPipeline:
         if indexed and not full and not (await self.index.stats()).sources.get(source.name):
             logger.warning(
                 "the index holds nothing of %s though %d documents are recorded (rebuilt or lost?): "
-                "re-reading everything", source.name, len(indexed),
+                "re-reading everything",
+                source.name,
+                len(indexed),
             )
             full = True
         elif indexed and not full and _chunked_by_older_version(indexed):
@@ -194,10 +202,15 @@ class SyncPipeline:
             await self.index.delete_source(name)  # first: a crash before forgetting only repeats this
             documents = await self.state.forget(name)
             logger.warning("source %s is no longer configured: removed %d documents from the index", name, documents)
-            summaries.append(SyncSummary(
-                name, recorded.get(name, "unknown"), deleted=documents, seconds=time.perf_counter() - started,
-                notes=["no longer configured: removed from the index"],
-            ))
+            summaries.append(
+                SyncSummary(
+                    name,
+                    recorded.get(name, "unknown"),
+                    deleted=documents,
+                    seconds=time.perf_counter() - started,
+                    notes=["no longer configured: removed from the index"],
+                )
+            )
         return summaries
 
     async def _flush(self, run: _Run) -> None:
@@ -226,8 +239,10 @@ class SyncPipeline:
         vectors = await self._vectors_for(run, [chunk for chunks in chunked for chunk in chunks])
         stored = []
         for document, chunks in zip(documents, chunked, strict=True):
-            matrix = np.stack([vectors[c.hash] for c in chunks]) if chunks else np.zeros(
-                (0, self.embedder.dimension), dtype=np.float32
+            matrix = (
+                np.stack([vectors[c.hash] for c in chunks])
+                if chunks
+                else np.zeros((0, self.embedder.dimension), dtype=np.float32)
             )
             await self.index.replace_document(run.summary.name, document.external_id, chunks, matrix)
             if document.external_id in run.indexed:

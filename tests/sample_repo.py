@@ -93,10 +93,17 @@ SAMPLE_FILES: dict[str, str | bytes] = {
 }
 
 # What a sync of SAMPLE_FILES yields: indexed paths, and skipped paths with their reasons.
-SAMPLE_INDEXED = frozenset({
-    "README.md", "docs/guide.rst", "docs/release notes.md", "widgets/__init__.py",
-    "widgets/users.py", "widgets/broken.py", "web/app.js",
-})
+SAMPLE_INDEXED = frozenset(
+    {
+        "README.md",
+        "docs/guide.rst",
+        "docs/release notes.md",
+        "widgets/__init__.py",
+        "widgets/users.py",
+        "widgets/broken.py",
+        "web/app.js",
+    }
+)
 SAMPLE_SKIPPED = {
     "assets/logo.png": "binary",
     "data/blob.bin": "binary",
@@ -185,7 +192,11 @@ class SampleRepo:
 
     def git(self, *args: str) -> str:
         result = subprocess.run(
-            ["git", *args], cwd=self.path, env={**os.environ, **_GIT_ENV},
-            check=True, capture_output=True, text=True,
+            ["git", *args],
+            cwd=self.path,
+            env={**os.environ, **_GIT_ENV},
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return result.stdout.strip()

@@ -30,22 +30,59 @@ TOKENS_URL = "https://github.com/acme/payments/blob/3f2c1a9/auth/tokens.py#L1-L3
 SETUP_URL = "https://acme.atlassian.net/wiki/spaces/ENG/pages/7/Development+environment"
 
 CHUNKS = [
-    Chunk("acme/payments", "payments/retry.py", 0, "code", "payments/retry.py: retry_with_backoff", RETRY_URL,
-          "payments/retry.py",
-          "def retry_with_backoff(request, attempts=5):\n"
-          "    \"\"\"Retry failed payment requests with exponential backoff and jitter.\"\"\"\n"
-          "    for attempt in range(attempts):\n"
-          "        delay = min(30, 2 ** attempt) + random.random()\n",
-          keywords="payments retry backoff", symbol="retry_with_backoff", start_line=10, end_line=42),
-    Chunk("acme/payments", "auth/tokens.py", 0, "code", "auth/tokens.py: refresh_access_token", TOKENS_URL,
-          "auth/tokens.py",
-          "def refresh_access_token(session):\n    \"\"\"Refresh the OAuth access token before it expires.\"\"\"\n",
-          keywords="auth tokens refresh oauth", symbol="refresh_access_token", start_line=1, end_line=30),
-    Chunk("confluence:ENG", "42", 0, "page", "Deploying to production › Steps", DEPLOY_URL, "",
-          "To deploy to production, merge to main, wait for the green pipeline, then run the release job "
-          "in the deploy dashboard. Rollbacks use the previous release tag.", anchor="steps"),
-    Chunk("confluence:ENG", "7", 0, "page", "Development environment", SETUP_URL, "",
-          "Install Python 3.11 and Docker, clone the monorepo, then run make dev to start the services locally."),
+    Chunk(
+        "acme/payments",
+        "payments/retry.py",
+        0,
+        "code",
+        "payments/retry.py: retry_with_backoff",
+        RETRY_URL,
+        "payments/retry.py",
+        "def retry_with_backoff(request, attempts=5):\n"
+        '    """Retry failed payment requests with exponential backoff and jitter."""\n'
+        "    for attempt in range(attempts):\n"
+        "        delay = min(30, 2 ** attempt) + random.random()\n",
+        keywords="payments retry backoff",
+        symbol="retry_with_backoff",
+        start_line=10,
+        end_line=42,
+    ),
+    Chunk(
+        "acme/payments",
+        "auth/tokens.py",
+        0,
+        "code",
+        "auth/tokens.py: refresh_access_token",
+        TOKENS_URL,
+        "auth/tokens.py",
+        'def refresh_access_token(session):\n    """Refresh the OAuth access token before it expires."""\n',
+        keywords="auth tokens refresh oauth",
+        symbol="refresh_access_token",
+        start_line=1,
+        end_line=30,
+    ),
+    Chunk(
+        "confluence:ENG",
+        "42",
+        0,
+        "page",
+        "Deploying to production › Steps",
+        DEPLOY_URL,
+        "",
+        "To deploy to production, merge to main, wait for the green pipeline, then run the release job "
+        "in the deploy dashboard. Rollbacks use the previous release tag.",
+        anchor="steps",
+    ),
+    Chunk(
+        "confluence:ENG",
+        "7",
+        0,
+        "page",
+        "Development environment",
+        SETUP_URL,
+        "",
+        "Install Python 3.11 and Docker, clone the monorepo, then run make dev to start the services locally.",
+    ),
 ]
 
 
@@ -73,14 +110,19 @@ class RunningBot:
 
 
 async def start_bot(
-    fake: FakeSlack, store: SqlConversationStore, answerer: Answerer, stream_interval: float = 0.05,
-    check_interval: float = 0.2, max_down: float = 30.0,
+    fake: FakeSlack,
+    store: SqlConversationStore,
+    answerer: Answerer,
+    stream_interval: float = 0.05,
+    check_interval: float = 0.2,
+    max_down: float = 30.0,
 ) -> RunningBot:
     """The real Bolt app in socket mode, every Web API call going to the emulator."""
     client = build_web_client(fake.bot_token, fake.base_url)
     bot = build_slack_bot(client, store, answerer, stream_interval=stream_interval)
-    runner = SocketModeRunner(bot, fake.app_token, check_interval=check_interval, max_down=max_down,
-                              ping_interval=1.0, drain_seconds=10)
+    runner = SocketModeRunner(
+        bot, fake.app_token, check_interval=check_interval, max_down=max_down, ping_interval=1.0, drain_seconds=10
+    )
     await runner.start()
     return RunningBot(fake, store, bot, runner)
 
@@ -110,6 +152,7 @@ async def answered(running: RunningBot, thread_ts: str, channel: str = CHANNEL) 
 
 
 # Fixtures: import them into a test module to use them.
+
 
 @pytest.fixture(scope="module")
 async def slack_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> AsyncIterator[SqliteIndex]:
@@ -145,7 +188,9 @@ async def store(database: str) -> AsyncIterator[SqlConversationStore]:
 
 
 @pytest.fixture
-async def running(fake: FakeSlack, store: SqlConversationStore, answerer: ExtractiveAnswerer) -> AsyncIterator[RunningBot]:
+async def running(
+    fake: FakeSlack, store: SqlConversationStore, answerer: ExtractiveAnswerer
+) -> AsyncIterator[RunningBot]:
     running = await start_bot(fake, store, answerer)
     await fake.wait_connected()
     yield running

@@ -64,8 +64,10 @@ def test_history_keeps_the_latest_turns_within_its_budget_without_old_markers() 
     roles = [m["role"] for m in prompt.messages]
     assert roles[0] == "system" and roles[-1] == "user"
     middle = prompt.messages[1:-1]
-    assert middle[-2:] == [{"role": "user", "content": "How do I deploy?"},
-                           {"role": "assistant", "content": "Run make deploy."}]
+    assert middle[-2:] == [
+        {"role": "user", "content": "How do I deploy?"},
+        {"role": "assistant", "content": "Run make deploy."},
+    ]
     assert len(middle) < len(history)
     assert sum(count_tokens(MODEL, m["content"]) for m in middle) <= 1024
 
@@ -99,8 +101,9 @@ def test_model_saying_it_does_not_know(text: str, expected: bool) -> None:
 
 
 def test_rewrite_request_holds_the_conversation_and_the_reply_is_cleaned() -> None:
-    messages = rewrite_messages("who approves it?", [Turn("user", "How do I deploy payments?"),
-                                                      Turn("assistant", "Run make deploy [1].")])
+    messages = rewrite_messages(
+        "who approves it?", [Turn("user", "How do I deploy payments?"), Turn("assistant", "Run make deploy [1].")]
+    )
     assert messages[0]["role"] == "system"
     assert "User: How do I deploy payments?" in messages[1]["content"]
     assert "Assistant: Run make deploy." in messages[1]["content"]

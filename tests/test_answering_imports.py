@@ -19,8 +19,10 @@ def run(code: str) -> str:
 
 
 def test_the_answering_package_and_the_extractive_path_do_not_import_litellm() -> None:
-    code = ("import sys, bot.answering, bot.answering.extractive, bot.answering.markers, bot.slack.formatting, "
-            "bot.runtime, bot.cli; print('litellm' in sys.modules)")
+    code = (
+        "import sys, bot.answering, bot.answering.extractive, bot.answering.markers, bot.slack.formatting, "
+        "bot.runtime, bot.cli; print('litellm' in sys.modules)"
+    )
     assert run(code) == "False"
 
 

@@ -21,9 +21,16 @@ LINE_URL = "https://github.com/acme/widgets/blob/abc/{path}#L{{start}}-L{{end}}"
 
 def code(path: str, content: str, fmt: str = "python", line_url: str | None = None) -> Document:
     return Document(
-        source="widgets", external_id=path, kind="code", title=path,
-        url=f"https://github.com/acme/widgets/blob/abc/{path}", content=content, version="abc",
-        format=fmt, path=path, line_url=LINE_URL.format(path=path) if line_url is None else line_url,
+        source="widgets",
+        external_id=path,
+        kind="code",
+        title=path,
+        url=f"https://github.com/acme/widgets/blob/abc/{path}",
+        content=content,
+        version="abc",
+        format=fmt,
+        path=path,
+        line_url=LINE_URL.format(path=path) if line_url is None else line_url,
     )
 
 
@@ -33,70 +40,74 @@ def spans(chunks: list[Chunk]) -> list[tuple[str, int | None, int | None]]:
 
 def text_of(content: str, chunk: Chunk) -> str:
     assert chunk.start_line is not None and chunk.end_line is not None
-    return "\n".join(split_lines(content)[chunk.start_line - 1:chunk.end_line])
+    return "\n".join(split_lines(content)[chunk.start_line - 1 : chunk.end_line])
 
 
 # --- Python -------------------------------------------------------------------------------
+
 
 def test_python_module_functions_and_classes() -> None:
     chunks = chunk_python(code("widgets/users.py", USERS_PY))
 
     assert spans(chunks) == [
-        ("widgets.users", 1, 5),                    # docstring, imports, logger
+        ("widgets.users", 1, 5),  # docstring, imports, logger
         ("widgets.users.get_user_name", 8, 10),
-        ("widgets.users.UserStore", 13, 21),        # small class: one chunk
+        ("widgets.users.UserStore", 13, 21),  # small class: one chunk
     ]
     assert [c.title for c in chunks] == [
-        "widgets/users.py", "widgets/users.py · get_user_name", "widgets/users.py · UserStore",
+        "widgets/users.py",
+        "widgets/users.py · get_user_name",
+        "widgets/users.py · UserStore",
     ]
     assert chunks[1].url == "https://github.com/acme/widgets/blob/abc/widgets/users.py#L8-L10"
     assert chunks[1].text == text_of(USERS_PY, chunks[1])
     assert [c.ordinal for c in chunks] == [0, 1, 2]
     assert {(c.source, c.document_id, c.kind, c.path) for c in chunks} == {
-        ("widgets", "widgets/users.py", "code", "widgets/users.py")}
+        ("widgets", "widgets/users.py", "code", "widgets/users.py")
+    }
 
 
 def test_decorators_comments_and_trailing_module_code() -> None:
     source = (
-        "import functools\n"          # 1
-        "\n"                          # 2
-        "\n"                          # 3
+        "import functools\n"  # 1
+        "\n"  # 2
+        "\n"  # 3
         "# Cached: the lookup is slow.\n"  # 4
-        "@functools.cache\n"          # 5
-        "async def lookup(\n"         # 6
-        "    key: str,\n"             # 7
-        ") -> str:\n"                 # 8
-        "    return key\n"            # 9
-        "\n"                          # 10
-        "TIMEOUT = 3\n"               # 11
-        "RETRIES = 2\n"               # 12
-        "\n"                          # 13
+        "@functools.cache\n"  # 5
+        "async def lookup(\n"  # 6
+        "    key: str,\n"  # 7
+        ") -> str:\n"  # 8
+        "    return key\n"  # 9
+        "\n"  # 10
+        "TIMEOUT = 3\n"  # 11
+        "RETRIES = 2\n"  # 12
+        "\n"  # 13
         "if __name__ == '__main__':\n"  # 14
-        "    lookup('x')\n"           # 15
+        "    lookup('x')\n"  # 15
     )
     assert spans(chunk_python(code("src/tools/cache.py", source))) == [
-        ("tools.cache", 1, 1), ("tools.cache.lookup", 4, 9), ("tools.cache", 11, 15),
+        ("tools.cache", 1, 1),
+        ("tools.cache.lookup", 4, 9),
+        ("tools.cache", 11, 15),
     ]
 
 
 def big_class_source() -> str:
     methods = "".join(
         f"\n    def method_{n}(self, value: int) -> int:\n"
-        f'        """Method {n}."""\n'
-        + "".join(f"        value += {i}\n" for i in range(7))
-        + "        return value\n"
+        f'        """Method {n}."""\n' + "".join(f"        value += {i}\n" for i in range(7)) + "        return value\n"
         for n in range(8)
     )
     return (
-        '"""Inventory."""\n'                    # 1
-        "\n"                                    # 2
-        "\n"                                    # 3
-        "@dataclass\n"                          # 4
-        "class Inventory(Base):\n"              # 5
-        '    """Counts widgets."""\n'           # 6
-        "\n"                                    # 7
-        "    LIMIT = 10\n"                      # 8
-        "    names: list[str]\n"                # 9
+        '"""Inventory."""\n'  # 1
+        "\n"  # 2
+        "\n"  # 3
+        "@dataclass\n"  # 4
+        "class Inventory(Base):\n"  # 5
+        '    """Counts widgets."""\n'  # 6
+        "\n"  # 7
+        "    LIMIT = 10\n"  # 8
+        "    names: list[str]\n"  # 9
         + methods
         + "\n    class Meta:\n        ordering = 'name'\n"
         + "\n    TRAILER = 1\n"
@@ -112,12 +123,13 @@ def test_a_big_class_is_split_by_method_never_inside_one() -> None:
 
     assert spans(chunks)[:3] == [
         ("shop.inventory", 1, 1),
-        ("shop.inventory.Inventory", 4, 9),     # decorator, header, docstring, attributes
+        ("shop.inventory.Inventory", 4, 9),  # decorator, header, docstring, attributes
         ("shop.inventory.Inventory.method_0", 11, 20),
     ]
     assert [c.symbol for c in chunks[2:]] == [
         *(f"shop.inventory.Inventory.method_{n}" for n in range(8)),
-        "shop.inventory.Inventory.Meta", "shop.inventory.Inventory",
+        "shop.inventory.Inventory.Meta",
+        "shop.inventory.Inventory",
     ]
     for member in inventory.body:
         if isinstance(member, ast.FunctionDef):
@@ -156,6 +168,7 @@ def test_a_file_that_does_not_parse_falls_back_to_windows_and_is_logged(caplog: 
 
 # --- Text windows -------------------------------------------------------------------------
 
+
 def test_text_windows_break_at_blank_lines_overlap_and_cover_every_line() -> None:
     lines = [f"line {n}" if n % 8 else "" for n in range(1, 201)]
     content = "\n".join(lines) + "\n"
@@ -178,7 +191,9 @@ def test_long_lines_never_make_giant_chunks() -> None:
     for content in (minified, wide):
         chunks = chunk_text(code("static/app.js", content, fmt="text"))
         assert chunks and all(len(c.text) <= MAX_CHARS for c in chunks)
-    assert "".join(c.text.replace(" ", "") for c in chunk_text(code("a.js", minified, fmt="text"))) == minified.replace(" ", "")
+    assert "".join(c.text.replace(" ", "") for c in chunk_text(code("a.js", minified, fmt="text"))) == minified.replace(
+        " ", ""
+    )
 
 
 def test_blank_text_has_no_chunks() -> None:
@@ -237,11 +252,11 @@ def test_an_oversized_section_is_windowed_under_its_heading() -> None:
 
 def test_rst_sections_follow_adornment_order() -> None:
     content = (
-        "=====\nGuide\n=====\n\nIntro.\n\n"    # 1-6
-        "Pricing\n-------\n\nCosts.\n\n"        # 7-11
+        "=====\nGuide\n=====\n\nIntro.\n\n"  # 1-6
+        "Pricing\n-------\n\nCosts.\n\n"  # 7-11
         "::\n\n    Indented\n    --------\n\n"  # 12-16: a literal block, not a heading
-        "Taxes\n~~~~~\n\nVAT.\n\n"              # 17-21
-        "Support\n-------\n\nEmail us.\n"       # 22-25
+        "Taxes\n~~~~~\n\nVAT.\n\n"  # 17-21
+        "Support\n-------\n\nEmail us.\n"  # 22-25
     )
     chunks = chunk_rst(code("docs/guide.rst", content, fmt="rst"))
     assert spans(chunks) == [
@@ -254,13 +269,17 @@ def test_rst_sections_follow_adornment_order() -> None:
 
 # --- Keywords -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("get_user_name", "get user name"),
-    ("getUserName", "get user name"),
-    ("HTTPServerError", "http server error"),
-    ("parse_HTTPResponse2", "parse http response2"),
-    ("self.user_id = getUserName(x)", "user id get name"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("get_user_name", "get user name"),
+        ("getUserName", "get user name"),
+        ("HTTPServerError", "http server error"),
+        ("parse_HTTPResponse2", "parse http response2"),
+        ("self.user_id = getUserName(x)", "user id get name"),
+    ],
+)
 def test_split_identifiers(text: str, words: str) -> None:
     assert split_identifiers(text) == words
 

@@ -14,7 +14,16 @@ from bot.cli import app
 from tests.sample_repo import ENCODING_FILES, SAMPLE_INDEXED, SAMPLE_SECRETS, SAMPLE_SKIPPED, SampleRepo
 
 SYNC_KEYS = {
-    "name", "kind", "added", "updated", "deleted", "skipped", "skipped_files", "chunks_embedded", "seconds", "error",
+    "name",
+    "kind",
+    "added",
+    "updated",
+    "deleted",
+    "skipped",
+    "skipped_files",
+    "chunks_embedded",
+    "seconds",
+    "error",
 }
 SEARCH_KEYS = {"rank", "score", "title", "url", "kind", "source", "path", "snippet"}
 
@@ -58,8 +67,11 @@ def test_sync_search_resync_and_changes(repo: SampleRepo, env: dict[str, str], t
     (again,) = run_json(env, "sync")["sources"]
     assert (again["added"], again["updated"], again["deleted"], again["chunks_embedded"]) == (0, 0, 0, 0)
 
-    repo.write("widgets/users.py", repo.path.joinpath("widgets/users.py").read_text() +
-               "\n\ndef delete_user(user_id: int) -> None:\n    \"\"\"Forget a user for good.\"\"\"\n")
+    repo.write(
+        "widgets/users.py",
+        repo.path.joinpath("widgets/users.py").read_text()
+        + '\n\ndef delete_user(user_id: int) -> None:\n    """Forget a user for good."""\n',
+    )
     repo.rename("docs/guide.rst", "docs/handbook.rst")
     repo.delete("web/app.js")
     sha = repo.commit("edit, rename, delete")
@@ -129,11 +141,17 @@ def test_ask_answers_with_links_and_abstains_when_nothing_matches(env: dict[str,
 def test_eval_reports_recall_and_per_question_results(env: dict[str, str], tmp_path: Path) -> None:
     run_json(env, "sync")
     questions = tmp_path / "questions.jsonl"
-    questions.write_text("\n".join(json.dumps(q) for q in [
-        {"id": "users", "question": "Where are users added to the store?", "expected": ["widgets/users.py"]},
-        {"id": "js", "question": "How is a widget rendered on the web page?", "expected": ["web/app.js"]},
-        {"id": "none", "question": "Who approves expense reports?", "expected": []},
-    ]) + "\n")
+    questions.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {"id": "users", "question": "Where are users added to the store?", "expected": ["widgets/users.py"]},
+                {"id": "js", "question": "How is a widget rendered on the web page?", "expected": ["web/app.js"]},
+                {"id": "none", "question": "Who approves expense reports?", "expected": []},
+            ]
+        )
+        + "\n"
+    )
     report = run_json(env, "eval", str(questions), "-k", "5")
     assert report["k"] == 5
     assert report["metrics"]["recall@5"] == 1.0 and report["metrics"]["mrr@10"] > 0.5

@@ -30,9 +30,9 @@ writable. Do this only after the old primary is fenced.</p>
 PAGES = {
     "Database Failover Runbook": FAILOVER,
     "Onboarding": "<h1>Laptop</h1><p>Request a laptop from IT on your first day.</p><h1>Accounts</h1>"
-                  "<p>Ask your manager for GitHub and Slack access.</p>",
+    "<p>Ask your manager for GitHub and Slack access.</p>",
     "Release Process": "<h1>Cutting a release</h1><p>Tag the main branch with the semantic version and "
-                       "let CI publish the artifacts.</p>",
+    "let CI publish the artifacts.</p>",
     "Office Wifi": "<p>The guest network password rotates every Monday; it is posted at reception.</p>",
 }
 
@@ -50,8 +50,11 @@ def fake() -> Iterator[FakeConfluence]:
 @pytest.fixture
 def env(fake: FakeConfluence, tmp_path: Path) -> dict[str, str]:
     return {
-        "DATA_DIR": str(tmp_path / "data"), "CONFLUENCE_URL": fake.url, "CONFLUENCE_SPACES": "ENG",
-        "CONFLUENCE_USERNAME": fake.username, "CONFLUENCE_API_TOKEN": fake.api_token,
+        "DATA_DIR": str(tmp_path / "data"),
+        "CONFLUENCE_URL": fake.url,
+        "CONFLUENCE_SPACES": "ENG",
+        "CONFLUENCE_USERNAME": fake.username,
+        "CONFLUENCE_API_TOKEN": fake.api_token,
     }
 
 
@@ -88,8 +91,10 @@ def test_sync_search_edit_delete_and_a_429_storm(fake: FakeConfluence, env: dict
     assert top["title"] == "Engineering › Engineering Home › Database Failover Runbook › Promote the replica"
     assert top["kind"] == "page" and top["source"] == "confluence"
 
-    fake.edit_page(page_id(fake, "Database Failover Runbook"),
-                   body=FAILOVER.replace("restart the billing pods", "roll the billing deployment"))
+    fake.edit_page(
+        page_id(fake, "Database Failover Runbook"),
+        body=FAILOVER.replace("restart the billing pods", "roll the billing deployment"),
+    )
     edited = sync(env)
     assert (edited["updated"], edited["chunks_embedded"]) == (1, 1)
 

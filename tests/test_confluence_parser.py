@@ -16,9 +16,17 @@ URL = "https://wiki.example.com/display/ENG/Deploy+Runbook"
 
 def page(content: str, title: str = "Deploy Runbook", deployment: str = "server") -> Document:
     return Document(
-        source="confluence", external_id="123", kind="page", title=title, url=URL, content=content,
-        version="7", format="confluence_storage", path=f"ENG/Operations/{title}",
-        breadcrumb=("Engineering", "Operations", title), deployment=deployment,
+        source="confluence",
+        external_id="123",
+        kind="page",
+        title=title,
+        url=URL,
+        content=content,
+        version="7",
+        format="confluence_storage",
+        path=f"ENG/Operations/{title}",
+        breadcrumb=("Engineering", "Operations", title),
+        deployment=deployment,
     )
 
 
@@ -37,14 +45,15 @@ def test_code_macro_keeps_language_and_cdata_verbatim() -> None:
 ]]></ac:plain-text-body>
 </ac:structured-macro>"""
     assert text_of(xhtml) == (
-        "Run:\n\nretry.py\n```python\ndef retry(n: int) -> bool:\n"
-        "    return n < 3 and \"<ok>\" != '&amp;'\n```"
+        "Run:\n\nretry.py\n```python\ndef retry(n: int) -> bool:\n    return n < 3 and \"<ok>\" != '&amp;'\n```"
     )
 
 
 def test_noformat_and_pre_are_code_blocks_without_language() -> None:
-    xhtml = ('<ac:structured-macro ac:name="noformat"><ac:plain-text-body><![CDATA[a  b]]>'
-             '</ac:plain-text-body></ac:structured-macro><pre>x = 1</pre>')
+    xhtml = (
+        '<ac:structured-macro ac:name="noformat"><ac:plain-text-body><![CDATA[a  b]]>'
+        "</ac:plain-text-body></ac:structured-macro><pre>x = 1</pre>"
+    )
     assert text_of(xhtml) == "```\na  b\n```\n\n```\nx = 1\n```"
 
 
@@ -71,8 +80,9 @@ def test_tables_read_row_by_row_with_column_names() -> None:
 
 
 def test_nested_table_rows_are_not_read_twice() -> None:
-    xhtml = ("<table><tr><th>A</th><th>B</th></tr><tr><td>1</td><td>"
-             "<table><tr><td>inner</td></tr></table></td></tr></table>")
+    xhtml = (
+        "<table><tr><th>A</th><th>B</th></tr><tr><td>1</td><td><table><tr><td>inner</td></tr></table></td></tr></table>"
+    )
     assert text_of(xhtml) == "A: 1; B: inner"
 
 
@@ -136,12 +146,15 @@ def test_emoticons_tasks_status_and_dates() -> None:
     )
 
 
-@pytest.mark.parametrize("broken", [
-    "<p>Unclosed paragraph <strong>bold <em>both</p><h2>Next</h2><p>after",
-    "<p>a < b and c > d &notanentity; 5 &lt; 6</p><h2>Next</h2><p>after",
-    '<ac:structured-macro ac:name="code"><ac:plain-text-body><![CDATA[x = 1</p><h2>Next</h2><p>after',
-    "</div></p><li>stray item</li><h2>Next</h2><p>after</td></tr>",
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "<p>Unclosed paragraph <strong>bold <em>both</p><h2>Next</h2><p>after",
+        "<p>a < b and c > d &notanentity; 5 &lt; 6</p><h2>Next</h2><p>after",
+        '<ac:structured-macro ac:name="code"><ac:plain-text-body><![CDATA[x = 1</p><h2>Next</h2><p>after',
+        "</div></p><li>stray item</li><h2>Next</h2><p>after</td></tr>",
+    ],
+)
 def test_broken_markup_gives_best_effort_text(broken: str) -> None:
     chunks = chunk_page(page(broken))
     assert chunks
@@ -172,16 +185,31 @@ REALISTIC = """<ac:layout><ac:layout-section ac:type="two_equal"><ac:layout-cell
 def test_sections_split_at_headings_with_breadcrumb_titles_and_server_anchors() -> None:
     chunks = chunk_page(page(REALISTIC))
     assert [(c.title, c.url, c.text) for c in chunks] == [
-        ("Engineering › Operations › Deploy Runbook", URL,
-         "This runbook covers zero-downtime deploys of the billing stack.\n\nInfo: Owner: @mkoch"),
-        ("Engineering › Operations › Deploy Runbook › Before you start", URL + "#DeployRunbook-Beforeyoustart",
-         "Check the dashboards."),
-        ("Engineering › Operations › Deploy Runbook › Before you start › Access", URL + "#DeployRunbook-Access",
-         "You need the deployer role."),
-        ("Engineering › Operations › Deploy Runbook › Rolling back", URL + "#DeployRunbook-Rollingback",
-         "Use the previous image tag."),
-        ("Engineering › Operations › Deploy Runbook › Rolling back › Access", URL + "#DeployRunbook-Access.1",
-         "Same role as for deploys."),
+        (
+            "Engineering › Operations › Deploy Runbook",
+            URL,
+            "This runbook covers zero-downtime deploys of the billing stack.\n\nInfo: Owner: @mkoch",
+        ),
+        (
+            "Engineering › Operations › Deploy Runbook › Before you start",
+            URL + "#DeployRunbook-Beforeyoustart",
+            "Check the dashboards.",
+        ),
+        (
+            "Engineering › Operations › Deploy Runbook › Before you start › Access",
+            URL + "#DeployRunbook-Access",
+            "You need the deployer role.",
+        ),
+        (
+            "Engineering › Operations › Deploy Runbook › Rolling back",
+            URL + "#DeployRunbook-Rollingback",
+            "Use the previous image tag.",
+        ),
+        (
+            "Engineering › Operations › Deploy Runbook › Rolling back › Access",
+            URL + "#DeployRunbook-Access.1",
+            "Same role as for deploys.",
+        ),
         # an empty heading has no anchor of its own: the page link
         ("Engineering › Operations › Deploy Runbook › Rolling back › Access", URL, "Under an empty heading."),
     ]
@@ -191,28 +219,38 @@ def test_sections_split_at_headings_with_breadcrumb_titles_and_server_anchors() 
 
 
 def test_cloud_anchors_replace_spaces_with_dashes_and_are_percent_encoded() -> None:
-    chunks = chunk_page(page(
-        "<h2>Step 1: open the (old) console</h2><p>a</p><h2>Über uns</h2><p>b</p><h2>Step 1: open the (old) console</h2><p>c</p>",
-        deployment="cloud",
-    ))
+    chunks = chunk_page(
+        page(
+            "<h2>Step 1: open the (old) console</h2><p>a</p><h2>Über uns</h2><p>b</p><h2>Step 1: open the (old) console</h2><p>c</p>",
+            deployment="cloud",
+        )
+    )
     assert [c.url.split("#")[1] for c in chunks] == [
-        "Step-1:-open-the-(old)-console", "%C3%9Cber-uns", "Step-1:-open-the-(old)-console.1",
+        "Step-1:-open-the-(old)-console",
+        "%C3%9Cber-uns",
+        "Step-1:-open-the-(old)-console.1",
     ]
 
 
 def test_server_anchor_drops_whitespace_and_title_hyphens() -> None:
-    assert heading_anchors(["h2", "Target", "h2 2", "Step-by-step guide", "Target"], "Cosmere Test Child-Page",
-                           cloud=False) == [
-        "CosmereTestChildPage-h2", "CosmereTestChildPage-Target", "CosmereTestChildPage-h22",
-        "CosmereTestChildPage-Step-by-stepguide", "CosmereTestChildPage-Target.1",
+    assert heading_anchors(
+        ["h2", "Target", "h2 2", "Step-by-step guide", "Target"], "Cosmere Test Child-Page", cloud=False
+    ) == [
+        "CosmereTestChildPage-h2",
+        "CosmereTestChildPage-Target",
+        "CosmereTestChildPage-h22",
+        "CosmereTestChildPage-Step-by-stepguide",
+        "CosmereTestChildPage-Target.1",
     ]
 
 
 def test_oversized_sections_are_windowed_and_code_stays_fenced() -> None:
     paragraphs = "".join(f"<p>Paragraph {n} " + "word " * 60 + "</p>" for n in range(12))
     code = "\n".join(f"line_{n} = compute({n})" for n in range(150))
-    xhtml = (f"<h2>Big</h2>{paragraphs}<ac:structured-macro ac:name=\"code\"><ac:parameter ac:name=\"language\">"
-             f"python</ac:parameter><ac:plain-text-body><![CDATA[{code}]]></ac:plain-text-body></ac:structured-macro>")
+    xhtml = (
+        f'<h2>Big</h2>{paragraphs}<ac:structured-macro ac:name="code"><ac:parameter ac:name="language">'
+        f"python</ac:parameter><ac:plain-text-body><![CDATA[{code}]]></ac:plain-text-body></ac:structured-macro>"
+    )
     chunks = chunk_page(page(xhtml))
     assert len(chunks) > 4
     assert all(len(c.text) <= MAX_CHARS for c in chunks)

@@ -31,8 +31,9 @@ def add_pages(fake: FakeConfluence, count: int, space: str = "ENG") -> list[str]
     """`count` pages under a home page, last modified 15 minutes apart, oldest first."""
     home = fake.add_page(space, "Home", "<p>Welcome</p>", when=days_ago(30))
     return [home.id] + [
-        fake.add_page(space, f"Guide {n}", f"<h1>Setup</h1><p>Step {n}</p>", parent=home.id,
-                      when=days_ago(20 - n / 96)).id
+        fake.add_page(
+            space, f"Guide {n}", f"<h1>Setup</h1><p>Step {n}</p>", parent=home.id, when=days_ago(20 - n / 96)
+        ).id
         for n in range(count)
     ]
 
@@ -124,7 +125,10 @@ async def test_unchanged_versions_are_not_fetched_again(fake: FakeConfluence) ->
 
     assert not mirror.documents()
     assert [c.path for c in fake.calls()] == [  # a space check, one page of search, one of listing
-        "/rest/api/space/ENG", "/rest/api/content/search", "/rest/api/content"]
+        "/rest/api/space/ENG",
+        "/rest/api/content/search",
+        "/rest/api/content",
+    ]
     assert len(fake.calls("/rest/api/content/search")[0].query) and mirror.cursor
     assert not [c for c in changes if isinstance(c, Deletion)]
 
@@ -172,10 +176,13 @@ async def test_blog_posts_are_an_option(fake: FakeConfluence) -> None:
     assert "type in (page, blogpost)" in fake.calls("/rest/api/content/search")[-1].query["cql"]
 
 
-@pytest.mark.parametrize(("credentials", "setting"), [
-    ({"username": "bot@example.com", "api_token": "wrong"}, "CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN"),
-    ({"username": None, "api_token": None, "token": "wrong"}, "CONFLUENCE_TOKEN"),
-])
+@pytest.mark.parametrize(
+    ("credentials", "setting"),
+    [
+        ({"username": "bot@example.com", "api_token": "wrong"}, "CONFLUENCE_USERNAME and CONFLUENCE_API_TOKEN"),
+        ({"username": None, "api_token": None, "token": "wrong"}, "CONFLUENCE_TOKEN"),
+    ],
+)
 async def test_wrong_credentials_name_the_setting(fake: FakeConfluence, credentials: dict, setting: str) -> None:
     with pytest.raises(SourceConfigError, match=f"HTTP 401.*check {setting}"):
         await Mirror().sync(source(fake, **credentials))
@@ -198,8 +205,15 @@ async def test_unreachable_host_names_confluence_url() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    src = ConfluenceSource("confluence", f"http://127.0.0.1:{port}", ["ENG"], username="u", api_token="t",
-                           max_retries=1, backoff_seconds=0.01)
+    src = ConfluenceSource(
+        "confluence",
+        f"http://127.0.0.1:{port}",
+        ["ENG"],
+        username="u",
+        api_token="t",
+        max_retries=1,
+        backoff_seconds=0.01,
+    )
     with pytest.raises(SourceConfigError, match="Cannot reach Confluence .*CONFLUENCE_URL"):
         await Mirror().sync(src)
 

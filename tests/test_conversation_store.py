@@ -23,11 +23,20 @@ async def store(database_url: str) -> AsyncIterator[SqlConversationStore]:
 
 def _answer(text: str = "Use retry_with_backoff [1].") -> Answer:
     hits = [
-        SearchHit(Chunk("repo", "a.py", 0, "code", "a.py: retry", "https://x/a.py#L1-L5", "a.py", "def retry(): ..."), 0.9),
+        SearchHit(
+            Chunk("repo", "a.py", 0, "code", "a.py: retry", "https://x/a.py#L1-L5", "a.py", "def retry(): ..."), 0.9
+        ),
         SearchHit(Chunk("wiki", "7", 0, "page", "Deploy", "https://wiki/7", "", "deploy steps"), 0.4),
     ]
-    return Answer(text, False, [Citation(1, "a.py: retry", "https://x/a.py#L1-L5")], hits, "retry logic",
-                  model="extractive", cited_ranks=frozenset({1}))
+    return Answer(
+        text,
+        False,
+        [Citation(1, "a.py: retry", "https://x/a.py#L1-L5")],
+        hits,
+        "retry logic",
+        model="extractive",
+        cited_ranks=frozenset({1}),
+    )
 
 
 async def test_conversation_is_created_once_per_thread(store: SqlConversationStore) -> None:
@@ -58,8 +67,16 @@ async def test_answer_with_sources_is_found_by_its_message(store: SqlConversatio
     assert (await store.history(conversation))[-1].role == "assistant"
 
     [row] = await store.answers_with_feedback()
-    assert (row.question, row.standalone_query, row.latency_ms, row.model) == ("where is retry?", "retry logic", 123.0, "extractive")
-    assert [(s.rank, s.cited, s.url) for s in row.sources] == [(1, True, "https://x/a.py#L1-L5"), (2, False, "https://wiki/7")]
+    assert (row.question, row.standalone_query, row.latency_ms, row.model) == (
+        "where is retry?",
+        "retry logic",
+        123.0,
+        "extractive",
+    )
+    assert [(s.rank, s.cited, s.url) for s in row.sources] == [
+        (1, True, "https://x/a.py#L1-L5"),
+        (2, False, "https://wiki/7"),
+    ]
 
 
 async def test_reactions_are_feedback_and_removal_is_recorded(store: SqlConversationStore) -> None:
@@ -96,8 +113,20 @@ async def test_claim_event_is_true_once_also_for_a_new_store(store: SqlConversat
 
 @pytest.mark.parametrize(
     ("reaction", "polarity"),
-    [("+1", 1), ("thumbsup", 1), ("white_check_mark", 1), ("heavy_check_mark", 1), ("heart", 1), ("tada", 1),
-     ("+1::skin-tone-4", 1), ("-1", -1), ("thumbsdown", -1), ("x", -1), ("no_entry", -1), ("eyes", 0)],
+    [
+        ("+1", 1),
+        ("thumbsup", 1),
+        ("white_check_mark", 1),
+        ("heavy_check_mark", 1),
+        ("heart", 1),
+        ("tada", 1),
+        ("+1::skin-tone-4", 1),
+        ("-1", -1),
+        ("thumbsdown", -1),
+        ("x", -1),
+        ("no_entry", -1),
+        ("eyes", 0),
+    ],
 )
 def test_reaction_polarity(reaction: str, polarity: int) -> None:
     assert reaction_polarity(reaction) == polarity

@@ -7,13 +7,25 @@ from knowledge.retriever import Retrieval
 
 
 def hit(text: str, similarity: float, kind: str = "code", n: int = 1) -> SearchHit:
-    chunk = Chunk(source="s", document_id=f"d{n}", ordinal=0, kind=kind, title=f"doc {n}",
-                  url=f"https://example.com/{n}", path=f"d{n}", text=text)
+    chunk = Chunk(
+        source="s",
+        document_id=f"d{n}",
+        ordinal=0,
+        kind=kind,
+        title=f"doc {n}",
+        url=f"https://example.com/{n}",
+        path=f"d{n}",
+        text=text,
+    )
     return SearchHit(chunk, score=1.0 / n, similarity=similarity)
 
 
 def test_quotes_code_in_fences_and_snippets_with_fences_as_quotes() -> None:
-    hits = [hit("def retry():\n    pass", 0.7), hit("Run:\n```bash\nmake\n```", 0.6, n=2), hit("Prose.", 0.5, "page", 3)]
+    hits = [
+        hit("def retry():\n    pass", 0.7),
+        hit("Run:\n```bash\nmake\n```", 0.6, n=2),
+        hit("Prose.", 0.5, "page", 3),
+    ]
     answer = compose_extractive(Retrieval("retry", hits, abstain=False))
     assert not answer.abstained
     assert "[1] doc 1\n```\ndef retry():\n    pass\n```" in answer.text

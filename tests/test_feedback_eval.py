@@ -17,8 +17,16 @@ from knowledge.index import SearchHit
 
 
 def hit(path: str) -> SearchHit:
-    chunk = Chunk(source="api", document_id=path, ordinal=0, kind="code", title=path,
-                  url=f"https://github.com/acme/api/blob/abc/{path}#L1-L9", path=path, text="...")
+    chunk = Chunk(
+        source="api",
+        document_id=path,
+        ordinal=0,
+        kind="code",
+        title=path,
+        url=f"https://github.com/acme/api/blob/abc/{path}#L1-L9",
+        path=path,
+        text="...",
+    )
     return SearchHit(chunk, 0.9, similarity=0.6)
 
 
@@ -32,8 +40,14 @@ def test_answers_rated_up_become_eval_questions(tmp_path: Path, monkeypatch: pyt
         sources = [hit("payments/retry.py"), hit("payments/client.py")]
 
         async def answer(question: str, reactions: list[tuple[str, str]], removed: str | None = None) -> None:
-            a = Answer("It retries [1].", False, [Citation(1, "retry", sources[0].chunk.url)], sources,
-                       f"standalone: {question}", cited_ranks=frozenset({1}))
+            a = Answer(
+                "It retries [1].",
+                False,
+                [Citation(1, "retry", sources[0].chunk.url)],
+                sources,
+                f"standalone: {question}",
+                cited_ranks=frozenset({1}),
+            )
             answer_id = await store.record_answer(AnswerRecord(None, question, a, "U1", "C1", question, 50.0))
             for user, reaction in reactions:
                 await store.add_reaction(answer_id, user, reaction)

@@ -9,27 +9,56 @@ from knowledge.sources.file_filters import path_skip_reason, skip_reason
 LIMIT = 1_000_000
 
 
-@pytest.mark.parametrize(("path", "reason"), [
-    (".env", "secret"), ("deploy/.env.production", "secret"), (".envrc", "secret"),
-    ("certs/server.pem", "secret"), ("config/master.key", "secret"), ("home/.ssh/id_rsa", "secret"),
-    ("id_ed25519.pub", "secret"), ("keys/client.p12", "secret"), ("keys/client.PFX", "secret"),
-    ("aws/credentials", "secret"), ("gcp/credentials.json", "secret"), (".netrc", "secret"),
-    (".npmrc", "secret"), (".pypirc", "secret"), ("k8s/secrets.yaml", "secret"),
-    ("web/node_modules/react/index.js", "vendored"), ("vendor/github.com/x/y.go", "vendored"),
-    ("dist/app.js", "vendored"), ("build/lib/mod.py", "vendored"),
-    ("static/app.min.js", "generated"), ("static/site.min.css", "generated"),
-    ("package-lock.json", "lock file"), ("yarn.lock", "lock file"), ("poetry.lock", "lock file"),
-    ("Cargo.lock", "lock file"), ("go.sum", "lock file"),
-    ("img/logo.png", "binary"), ("docs/manual.pdf", "binary"),
-])
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        (".env", "secret"),
+        ("deploy/.env.production", "secret"),
+        (".envrc", "secret"),
+        ("certs/server.pem", "secret"),
+        ("config/master.key", "secret"),
+        ("home/.ssh/id_rsa", "secret"),
+        ("id_ed25519.pub", "secret"),
+        ("keys/client.p12", "secret"),
+        ("keys/client.PFX", "secret"),
+        ("aws/credentials", "secret"),
+        ("gcp/credentials.json", "secret"),
+        (".netrc", "secret"),
+        (".npmrc", "secret"),
+        (".pypirc", "secret"),
+        ("k8s/secrets.yaml", "secret"),
+        ("web/node_modules/react/index.js", "vendored"),
+        ("vendor/github.com/x/y.go", "vendored"),
+        ("dist/app.js", "vendored"),
+        ("build/lib/mod.py", "vendored"),
+        ("static/app.min.js", "generated"),
+        ("static/site.min.css", "generated"),
+        ("package-lock.json", "lock file"),
+        ("yarn.lock", "lock file"),
+        ("poetry.lock", "lock file"),
+        ("Cargo.lock", "lock file"),
+        ("go.sum", "lock file"),
+        ("img/logo.png", "binary"),
+        ("docs/manual.pdf", "binary"),
+    ],
+)
 def test_path_rules(path: str, reason: str) -> None:
     assert path_skip_reason(path, 10, LIMIT) == reason
 
 
-@pytest.mark.parametrize("path", [
-    "src/app.py", "docs/environment.md", "README.md", "src/keyboard.py", "lib/builder.py",
-    "tests/test_secrets_scanner.py", "docs/distribution.rst", "Makefile",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "src/app.py",
+        "docs/environment.md",
+        "README.md",
+        "src/keyboard.py",
+        "lib/builder.py",
+        "tests/test_secrets_scanner.py",
+        "docs/distribution.rst",
+        "Makefile",
+    ],
+)
 def test_ordinary_files_pass(path: str) -> None:
     assert path_skip_reason(path, 10, LIMIT) is None
     assert skip_reason(path, b"print('hello')\n", LIMIT) is None

@@ -81,7 +81,11 @@ async def test_document_fields_link_to_the_commit_on_github(repo: SampleRepo, tm
     users = docs["widgets/users.py"]
     assert users.content == USERS_PY
     assert (users.source, users.kind, users.title, users.path) == (
-        "widgets", "code", "widgets/users.py", "widgets/users.py")
+        "widgets",
+        "code",
+        "widgets/users.py",
+        "widgets/users.py",
+    )
     assert (users.version, users.format) == (sha, "python")
     assert users.url == f"https://github.com/acme/widgets/blob/{sha}/widgets/users.py"
     assert users.line_url.format(start=3, end=9) == f"https://github.com/acme/widgets/blob/{sha}/widgets/users.py#L3-L9"
@@ -160,7 +164,7 @@ async def test_text_in_any_encoding_is_indexed_and_only_binaries_are_skipped(
 
     docs = documents(changes)
     assert docs["legacy/prix.py"].content == LATIN1_PY  # é stays é
-    assert docs["docs/menu.md"].content == MENU_MD      # the stray byte read as the quote it was
+    assert docs["docs/menu.md"].content == MENU_MD  # the stray byte read as the quote it was
     assert skipped(changes) == {"tools/compress": "binary"}
     assert any("legacy/prix.py is not UTF-8; read as cp1252" in message for message in caplog.messages)
 
@@ -254,7 +258,9 @@ async def test_relative_paths_and_url_locations_work(repo: SampleRepo, tmp_path:
 
 def test_repo_spec_and_default_name() -> None:
     assert parse_repo_spec("https://github.com/acme/widgets.git#release/1.x") == (
-        "https://github.com/acme/widgets.git", "release/1.x")
+        "https://github.com/acme/widgets.git",
+        "release/1.x",
+    )
     assert parse_repo_spec(" /srv/code ") == ("/srv/code", None)
     assert repo_name("https://github.com/acme/widgets.git") == "widgets"
     assert repo_name("git@github.com:acme/widgets.git") == "widgets"
@@ -262,11 +268,23 @@ def test_repo_spec_and_default_name() -> None:
     assert repo_name("/srv/code/lorebot/") == "lorebot"
 
 
-@pytest.mark.parametrize(("path", "fmt"), [
-    ("app/main.go", "go"), ("src/App.tsx", "tsx"), ("src/api.ts", "typescript"), ("types/index.d.ts", "typescript"),
-    ("web/app.jsx", "javascript"), ("lib/cli.mjs", "javascript"), ("src/Main.java", "java"), ("src/lib.rs", "rust"),
-    ("lib/shop.rb", "ruby"), ("src/Store.cs", "csharp"), ("tools/run.PY", "python"), ("Makefile", "text"),
-    ("src/Main.kt", "text"),
-])
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [
+        ("app/main.go", "go"),
+        ("src/App.tsx", "tsx"),
+        ("src/api.ts", "typescript"),
+        ("types/index.d.ts", "typescript"),
+        ("web/app.jsx", "javascript"),
+        ("lib/cli.mjs", "javascript"),
+        ("src/Main.java", "java"),
+        ("src/lib.rs", "rust"),
+        ("lib/shop.rb", "ruby"),
+        ("src/Store.cs", "csharp"),
+        ("tools/run.PY", "python"),
+        ("Makefile", "text"),
+        ("src/Main.kt", "text"),
+    ],
+)
 def test_file_formats_by_extension(path: str, fmt: str) -> None:
     assert file_format(path) == fmt

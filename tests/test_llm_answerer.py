@@ -33,16 +33,32 @@ def page(doc: str, title: str, text: str) -> Chunk:
 
 
 CORPUS = [
-    page("deploy", "Deploying the payments service",
-         "To deploy the payments service run make deploy-payments from the ops repository. "
-         "Every payments deploy needs an approval from the release manager in #deploys."),
-    page("migrations", "Database migrations",
-         "Schema changes are Alembic migrations in migrations/versions; run alembic upgrade head."),
-    page("oncall", "On-call rotation",
-         "The on-call rotation hands over every Monday at 10:00; the schedule lives in PagerDuty."),
-    Chunk("code", "http/retry.py", 0, "code", "http/retry.py: retry_with_backoff",
-          "https://git.example.com/blob/abc/http/retry.py#L1-L9", "http/retry.py",
-          "def retry_with_backoff(call, attempts=5):\n    \"\"\"Retry HTTP calls with exponential backoff.\"\"\""),
+    page(
+        "deploy",
+        "Deploying the payments service",
+        "To deploy the payments service run make deploy-payments from the ops repository. "
+        "Every payments deploy needs an approval from the release manager in #deploys.",
+    ),
+    page(
+        "migrations",
+        "Database migrations",
+        "Schema changes are Alembic migrations in migrations/versions; run alembic upgrade head.",
+    ),
+    page(
+        "oncall",
+        "On-call rotation",
+        "The on-call rotation hands over every Monday at 10:00; the schedule lives in PagerDuty.",
+    ),
+    Chunk(
+        "code",
+        "http/retry.py",
+        0,
+        "code",
+        "http/retry.py: retry_with_backoff",
+        "https://git.example.com/blob/abc/http/retry.py#L1-L9",
+        "http/retry.py",
+        'def retry_with_backoff(call, attempts=5):\n    """Retry HTTP calls with exponential backoff."""',
+    ),
     page("vacation", "Vacation policy", "Employees get 25 days of paid vacation per year; book them in Workday."),
 ]
 
@@ -57,8 +73,9 @@ class RecordingIndex:
         self.index = index
         self.queries: list[str] = []
 
-    async def query(self, text: str, vector: np.ndarray, k: int, alpha: float,
-                    filters: SearchFilters = NO_FILTERS) -> list[SearchHit]:
+    async def query(
+        self, text: str, vector: np.ndarray, k: int, alpha: float, filters: SearchFilters = NO_FILTERS
+    ) -> list[SearchHit]:
         self.queries.append(text)
         return await self.index.query(text, vector, k, alpha, filters)
 
@@ -80,9 +97,18 @@ async def index(tmp_path: Path, embedder) -> AsyncIterator[RecordingIndex]:
 
 
 def answerer(index: RecordingIndex, embedder, stub: LLMStub, **options: object) -> LLMAnswerer:
-    options = {"api_base": stub.base_url, "api_key": "sk-test", "k": 5,
-               "timeout": 5.0, "max_retries": 2, "retry_wait": 0.0, **options}
-    return LLMAnswerer(Retriever(index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)), MODEL, **options)  # type: ignore[arg-type]
+    options = {
+        "api_base": stub.base_url,
+        "api_key": "sk-test",
+        "k": 5,
+        "timeout": 5.0,
+        "max_retries": 2,
+        "retry_wait": 0.0,
+        **options,
+    }
+    return LLMAnswerer(
+        Retriever(index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)), MODEL, **options
+    )  # type: ignore[arg-type]
 
 
 def sources_block(request: RecordedRequest) -> str:
@@ -96,8 +122,10 @@ async def test_markers_become_citations_of_the_cited_sources_only(index, embedde
 
     assert answer.sources[0].chunk.document_id == "deploy"
     assert answer.text == "Run make deploy-payments [1]; the release manager approves [1][2]. Details."
-    assert [(c.n, c.url) for c in answer.citations] == [(1, answer.sources[0].chunk.url),
-                                                        (2, answer.sources[1].chunk.url)]
+    assert [(c.n, c.url) for c in answer.citations] == [
+        (1, answer.sources[0].chunk.url),
+        (2, answer.sources[1].chunk.url),
+    ]
     assert answer.cited_ranks == {1, 2}
     assert not answer.abstained and answer.note is None
     assert answer.model == MODEL and answer.standalone_query == "How do I deploy the payments service?"
@@ -105,7 +133,7 @@ async def test_markers_become_citations_of_the_cited_sources_only(index, embedde
     assert request.stream  # answer() reads the same streamed completion as stream()
     assert request.messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert request.headers["Authorization"] == "Bearer sk-test"
-    assert 'Link: https://wiki.example.com/pages/deploy' in sources_block(request)
+    assert "Link: https://wiki.example.com/pages/deploy" in sources_block(request)
 
 
 async def test_an_answer_citing_nothing_says_it_is_not_grounded(index, embedder, llm_stub) -> None:
@@ -132,8 +160,10 @@ async def test_weak_retrieval_abstains_without_calling_the_model(index, embedder
 async def test_follow_up_is_rewritten_and_the_rewrite_is_what_the_index_searches(index, embedder, llm_stub) -> None:
     rewrite = "who approves a payments service deploy"
     llm_stub.enqueue(rewrite, "The release manager approves it in #deploys [1].")
-    history = [Turn("user", "How do I deploy the payments service?"),
-               Turn("assistant", "Run make deploy-payments from the ops repository [1].")]
+    history = [
+        Turn("user", "How do I deploy the payments service?"),
+        Turn("assistant", "Run make deploy-payments from the ops repository [1]."),
+    ]
 
     answer = await answerer(index, embedder, llm_stub).answer("and who has to approve that?", history)
 
@@ -161,7 +191,8 @@ async def test_a_failed_rewrite_falls_back_to_the_joined_user_turns(index, embed
 async def test_timeout_then_fallback_model_answers(index, embedder, llm_stub) -> None:
     llm_stub.respond_with(lambda r: Reply(delay=3) if r.model == "stub-model" else Reply("Use make [1]."))
     answer = await answerer(index, embedder, llm_stub, fallback_models=[FALLBACK], timeout=0.5).answer(
-        "How do I deploy the payments service?")
+        "How do I deploy the payments service?"
+    )
     assert answer.model == FALLBACK and answer.text == "Use make [1]."
     assert [r.model for r in llm_stub.requests] == ["stub-model", "stub-fallback"]  # a timeout is not retried
 
@@ -169,7 +200,8 @@ async def test_timeout_then_fallback_model_answers(index, embedder, llm_stub) ->
 async def test_every_model_failing_gives_the_extractive_answer_with_a_note(index, embedder, llm_stub) -> None:
     llm_stub.respond_with(lambda r: Reply(delay=3) if r.model == "stub-model" else Reply.error(500))
     answer = await answerer(index, embedder, llm_stub, fallback_models=[FALLBACK], timeout=0.5, max_retries=1).answer(
-        "How do I deploy the payments service?")
+        "How do I deploy the payments service?"
+    )
     assert answer.note == UNAVAILABLE_NOTE and answer.model is None and not answer.abstained
     assert "deploy-payments" in answer.text and answer.citations[0].n == 1
     assert [r.model for r in llm_stub.requests] == ["stub-model", "stub-fallback", "stub-fallback"]
@@ -179,7 +211,8 @@ async def test_every_model_failing_gives_the_extractive_answer_with_a_note(index
 async def test_an_empty_answer_moves_on_to_the_fallback_model(index, embedder, llm_stub, empty: Reply) -> None:
     llm_stub.enqueue(empty, "Use make [1].")
     answer = await answerer(index, embedder, llm_stub, fallback_models=[FALLBACK]).answer(
-        "How do I deploy the payments service?")
+        "How do I deploy the payments service?"
+    )
     assert answer.model == FALLBACK and answer.text == "Use make [1]."
     assert [r.model for r in llm_stub.requests] == ["stub-model", "stub-fallback"]
 
@@ -214,8 +247,12 @@ async def test_injected_instructions_in_a_source_stay_inside_the_sources_block(t
 
 
 async def test_streaming_yields_growing_deltas_then_one_final_answer(index, embedder, llm_stub) -> None:
-    llm_stub.enqueue(Reply("Run make deploy-payments [1] from the ops repository [7]; approval comes from "
-                       "the release manager [1].", chunk_delay=0.01))
+    llm_stub.enqueue(
+        Reply(
+            "Run make deploy-payments [1] from the ops repository [7]; approval comes from the release manager [1].",
+            chunk_delay=0.01,
+        )
+    )
     items = [item async for item in answerer(index, embedder, llm_stub).stream("How do I deploy the payments service?")]
 
     *deltas, final = items
@@ -224,44 +261,63 @@ async def test_streaming_yields_growing_deltas_then_one_final_answer(index, embe
     lengths = [len(d.text) for d in deltas]
     assert lengths == sorted(lengths) and len(set(lengths)) == len(lengths)
     assert not any("[7]" in d.text for d in deltas)
-    assert final.text == ("Run make deploy-payments [1] from the ops repository; approval comes from "
-                          "the release manager [1].")
+    assert final.text == (
+        "Run make deploy-payments [1] from the ops repository; approval comes from the release manager [1]."
+    )
     assert [c.n for c in final.citations] == [1] and final.model == MODEL
     assert llm_stub.requests[0].stream
 
 
 async def test_streaming_falls_back_when_the_model_times_out(index, embedder, llm_stub) -> None:
     llm_stub.respond_with(lambda r: Reply(delay=3) if r.model == "stub-model" else Reply("Use make [1]."))
-    items = [item async for item in answerer(index, embedder, llm_stub, fallback_models=[FALLBACK], timeout=0.5)
-             .stream("How do I deploy the payments service?")]
+    items = [
+        item
+        async for item in answerer(index, embedder, llm_stub, fallback_models=[FALLBACK], timeout=0.5).stream(
+            "How do I deploy the payments service?"
+        )
+    ]
     assert isinstance(items[-1], Answer) and items[-1].model == FALLBACK
     assert items[-2] == AnswerDelta("Use make [1].")
 
 
 async def test_a_model_stalling_mid_answer_is_replaced_and_the_answer_starts_over(index, embedder, llm_stub) -> None:
     llm_stub.enqueue(Reply("Run make deploy-payments now [1].", chunk_delay=3), "Use make [1].")
-    items = [item async for item in answerer(index, embedder, llm_stub, fallback_models=[FALLBACK], timeout=0.5)
-             .stream("How do I deploy the payments service?")]
+    items = [
+        item
+        async for item in answerer(index, embedder, llm_stub, fallback_models=[FALLBACK], timeout=0.5).stream(
+            "How do I deploy the payments service?"
+        )
+    ]
     assert items[0] == AnswerDelta("Run")
     assert items[-2:] == [AnswerDelta("Use make [1]."), items[-1]] and items[-1].model == FALLBACK
     assert items[-1].text == "Use make [1]."
 
 
 async def test_streaming_abstains_with_one_answer_and_no_model_call(index, embedder, llm_stub) -> None:
-    items = [item async for item in answerer(index, embedder, llm_stub).stream("What is a good recipe for banana bread?")]
+    items = [
+        item async for item in answerer(index, embedder, llm_stub).stream("What is a good recipe for banana bread?")
+    ]
     assert len(items) == 1 and items[0].abstained and llm_stub.requests == []
 
 
 async def test_the_runtime_uses_the_llm_only_when_a_model_is_set(tmp_path, embedder, llm_stub) -> None:
     async with open_runtime(Settings(data_dir=tmp_path), embedder) as runtime:
         assert isinstance(await runtime.answerer(), ExtractiveAnswerer)
-    settings = Settings(data_dir=tmp_path, llm_model=MODEL, llm_api_base=llm_stub.base_url, llm_api_key="sk-test",
-                        llm_fallback_models="openai/stub-fallback,anthropic/claude-x")
+    settings = Settings(
+        data_dir=tmp_path,
+        llm_model=MODEL,
+        llm_api_base=llm_stub.base_url,
+        llm_api_key="sk-test",
+        llm_fallback_models="openai/stub-fallback,anthropic/claude-x",
+    )
     async with open_runtime(settings, embedder) as runtime:
         built = await runtime.answerer()
     assert isinstance(built, LLMAnswerer)
     assert [(e.model, e.api_base) for e in built.endpoints] == [
-        (MODEL, llm_stub.base_url), (FALLBACK, llm_stub.base_url), ("anthropic/claude-x", None)]
+        (MODEL, llm_stub.base_url),
+        (FALLBACK, llm_stub.base_url),
+        ("anthropic/claude-x", None),
+    ]
 
 
 async def test_the_runtime_takes_every_number_from_settings(tmp_path, embedder, llm_stub) -> None:

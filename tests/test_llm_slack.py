@@ -24,17 +24,25 @@ from tests.slack_harness import (
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
-REPLY = ("Failed payment requests are retried by retry_with_backoff [1] with exponential backoff and jitter, "
-         "up to five attempts, waiting at most thirty seconds between tries [1].")
+REPLY = (
+    "Failed payment requests are retried by retry_with_backoff [1] with exponential backoff and jitter, "
+    "up to five attempts, waiting at most thirty seconds between tries [1]."
+)
 
 
 async def test_llm_answer_streams_into_slack_as_growing_updates_then_one_final_message(
     fake: FakeSlack, store: SqlConversationStore, slack_index: SqliteIndex, embedder, llm_stub: LLMStub
 ) -> None:
     llm_stub.enqueue(Reply(REPLY, chunk_delay=0.01))
-    answerer = LLMAnswerer(Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)),
-                           "openai/stub-model", api_base=llm_stub.base_url,
-                           api_key="sk-test", k=3, timeout=5, max_retries=2)
+    answerer = LLMAnswerer(
+        Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)),
+        "openai/stub-model",
+        api_base=llm_stub.base_url,
+        api_key="sk-test",
+        k=3,
+        timeout=5,
+        max_retries=2,
+    )
     running = await start_bot(fake, store, answerer, stream_interval=0)
     fake.fail("assistant.threads.setStatus", "not_allowed_token_type")  # a placeholder message that grows
     try:

@@ -25,11 +25,20 @@ CITATIONS = [Citation(n, f"Page {n}", f"https://wiki.example.com/p/{n}") for n i
     [
         ("Deploy with make [1].", 3, "Deploy with make [1].", (1,)),
         ("Both [1, 3] and [source 2].", 3, "Both [1][3] and [2].", (1, 2, 3)),
-        ("Semicolons [1; 2], spaces [ 3 ], capitals [Source 1].", 3, "Semicolons [1][2], spaces [3], capitals [1].",
-         (1, 2, 3)),
+        (
+            "Semicolons [1; 2], spaces [ 3 ], capitals [Source 1].",
+            3,
+            "Semicolons [1][2], spaces [3], capitals [1].",
+            (1, 2, 3),
+        ),
         ("Beyond k [4] and zero [0].", 3, "Beyond k and zero.", ()),
         ("Mixed [2, 9].", 3, "Mixed [2].", (2,)),
-        ("Code `items[1]` and\n```\nx = a[2]\n```\nis code [1].", 3, "Code `items[1]` and\n```\nx = a[2]\n```\nis code [1].", (1,)),
+        (
+            "Code `items[1]` and\n```\nx = a[2]\n```\nis code [1].",
+            3,
+            "Code `items[1]` and\n```\nx = a[2]\n```\nis code [1].",
+            (1,),
+        ),
         ("Malformed [1.5] and [x] stay text.", 3, "Malformed [1.5] and [x] stay text.", ()),
     ],
 )
@@ -69,8 +78,10 @@ def test_slack_links_every_form_of_marker() -> None:
 
 
 def test_the_rewrite_transcript_drops_markers_but_not_code() -> None:
-    history = [Turn("user", "How do I read the first item?"),
-               Turn("assistant", "Use `items[1]` [1] or [source 2], as in\n```\nfirst = items[1]\n```")]
+    history = [
+        Turn("user", "How do I read the first item?"),
+        Turn("assistant", "Use `items[1]` [1] or [source 2], as in\n```\nfirst = items[1]\n```"),
+    ]
     transcript = rewrite_messages("and the last one?", history)[1]["content"]
     assert "Assistant: Use `items[1]` or, as in\n```\nfirst = items[1]\n```" in transcript
 

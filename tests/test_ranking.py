@@ -12,22 +12,44 @@ from knowledge.roles import file_role, roles_asked_about
 
 
 def hit(path: str, score: float, ordinal: int = 0, kind: str = "code", similarity: float = 0.5) -> SearchHit:
-    chunk = Chunk(source="repo", document_id=path, ordinal=ordinal, kind=kind, title=path, url=f"u/{path}#{ordinal}",
-                  path=path, text="text")  # type: ignore[arg-type]
+    chunk = Chunk(
+        source="repo",
+        document_id=path,
+        ordinal=ordinal,
+        kind=kind,
+        title=path,
+        url=f"u/{path}#{ordinal}",
+        path=path,
+        text="text",
+    )  # type: ignore[arg-type]
     return SearchHit(chunk, score, similarity=similarity)
 
 
 RANKING = Ranking(candidates=50, abstain_threshold=0.35)
 
 
-@pytest.mark.parametrize(("path", "role"), [
-    ("src/pkg/core.py", "code"), ("internal/build/build.go", "code"), ("altsrc/flag.go", "code"),
-    ("tests/test_core.py", "test"), ("flag_test.go", "test"), ("web/app.spec.ts", "test"),
-    ("testdata/expected.md", "test"), ("pkg/conftest.py", "test"),
-    ("CHANGES.md", "changelog"), ("docs/CHANGELOG.md", "changelog"), ("HISTORY.rst", "changelog"),
-    ("docs/CONTRIBUTING.md", "meta"), (".github/workflows/ci.yml", "meta"), ("LICENSE.txt", "meta"),
-    ("docs/options.md", "docs"), ("README.md", "docs"), ("docs/conf.py", "docs"),
-])
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [
+        ("src/pkg/core.py", "code"),
+        ("internal/build/build.go", "code"),
+        ("altsrc/flag.go", "code"),
+        ("tests/test_core.py", "test"),
+        ("flag_test.go", "test"),
+        ("web/app.spec.ts", "test"),
+        ("testdata/expected.md", "test"),
+        ("pkg/conftest.py", "test"),
+        ("CHANGES.md", "changelog"),
+        ("docs/CHANGELOG.md", "changelog"),
+        ("HISTORY.rst", "changelog"),
+        ("docs/CONTRIBUTING.md", "meta"),
+        (".github/workflows/ci.yml", "meta"),
+        ("LICENSE.txt", "meta"),
+        ("docs/options.md", "docs"),
+        ("README.md", "docs"),
+        ("docs/conf.py", "docs"),
+    ],
+)
 def test_file_roles(path: str, role: str) -> None:
     assert file_role(path) == role
 
@@ -39,7 +61,10 @@ def test_a_confluence_page_is_docs() -> None:
 def test_tests_and_changelogs_rank_below_the_implementation_unless_asked_about() -> None:
     candidates = [hit("tests/test_retry.py", 1.0), hit("CHANGES.md", 0.9), hit("src/retry.py", 0.7)]
     assert [h.chunk.path for h in RANKING.rank("how are retries scheduled", candidates, 3)] == [
-        "src/retry.py", "tests/test_retry.py", "CHANGES.md"]
+        "src/retry.py",
+        "tests/test_retry.py",
+        "CHANGES.md",
+    ]
     assert RANKING.rank("is there a test for retries", candidates, 1)[0].chunk.path == "tests/test_retry.py"
     assert RANKING.rank("when did retries change", candidates, 1)[0].chunk.path == "CHANGES.md"
     assert roles_asked_about("which release added it? changelog pls") == {"changelog"}
@@ -61,6 +86,7 @@ def test_abstains_on_no_hits_or_a_weak_best_similarity() -> None:
 
 def test_chat_shorthand_and_abbreviations() -> None:
     assert expand_query("where do we set the UA w/ a cfg rn pls") == (
-        "where do we set the UA w/ a cfg (user agent with config configuration)")
+        "where do we set the UA w/ a cfg (user agent with config configuration)"
+    )
     assert expand_query("plain question") == "plain question"
     assert expand_query("pls") == "pls"  # nothing left: keep what was typed

@@ -11,28 +11,47 @@ from knowledge.sources.repo_links import WebRepo, parse_remote, path_links, stri
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-@pytest.mark.parametrize(("remote", "expected"), [
-    ("https://github.com/acme/widgets.git", WebRepo("github", "https://github.com/acme/widgets")),
-    ("https://github.com/acme/widgets", WebRepo("github", "https://github.com/acme/widgets")),
-    ("git@github.com:acme/widgets.git", WebRepo("github", "https://github.com/acme/widgets")),
-    ("ssh://git@github.com/acme/widgets.git", WebRepo("github", "https://github.com/acme/widgets")),
-    ("https://x-access-token:secret@github.com/acme/widgets.git", WebRepo("github", "https://github.com/acme/widgets")),
-    ("git@github.example.com:acme/widgets.git", WebRepo("github", "https://github.example.com/acme/widgets")),
-    ("git@gitlab.com:group/sub/repo.git", WebRepo("gitlab", "https://gitlab.com/group/sub/repo")),
-    ("https://gitlab.internal:8443/group/repo.git", WebRepo("gitlab", "https://gitlab.internal:8443/group/repo")),
-    ("ssh://git@gitlab.internal:2222/group/repo.git", WebRepo("gitlab", "https://gitlab.internal/group/repo")),
-    ("git@bitbucket.org:team/repo.git", WebRepo("bitbucket", "https://bitbucket.org/team/repo")),
-    ("https://me@bitbucket.org/team/repo.git", WebRepo("bitbucket", "https://bitbucket.org/team/repo")),
-    ("https://bitbucket.acme.io/scm/web/shop.git", WebRepo("bitbucket-server", "https://bitbucket.acme.io/projects/WEB/repos/shop")),
-    ("ssh://git@bitbucket.acme.io:7999/web/shop.git", WebRepo("bitbucket-server", "https://bitbucket.acme.io/projects/WEB/repos/shop")),
-])
+@pytest.mark.parametrize(
+    ("remote", "expected"),
+    [
+        ("https://github.com/acme/widgets.git", WebRepo("github", "https://github.com/acme/widgets")),
+        ("https://github.com/acme/widgets", WebRepo("github", "https://github.com/acme/widgets")),
+        ("git@github.com:acme/widgets.git", WebRepo("github", "https://github.com/acme/widgets")),
+        ("ssh://git@github.com/acme/widgets.git", WebRepo("github", "https://github.com/acme/widgets")),
+        (
+            "https://x-access-token:secret@github.com/acme/widgets.git",
+            WebRepo("github", "https://github.com/acme/widgets"),
+        ),
+        ("git@github.example.com:acme/widgets.git", WebRepo("github", "https://github.example.com/acme/widgets")),
+        ("git@gitlab.com:group/sub/repo.git", WebRepo("gitlab", "https://gitlab.com/group/sub/repo")),
+        ("https://gitlab.internal:8443/group/repo.git", WebRepo("gitlab", "https://gitlab.internal:8443/group/repo")),
+        ("ssh://git@gitlab.internal:2222/group/repo.git", WebRepo("gitlab", "https://gitlab.internal/group/repo")),
+        ("git@bitbucket.org:team/repo.git", WebRepo("bitbucket", "https://bitbucket.org/team/repo")),
+        ("https://me@bitbucket.org/team/repo.git", WebRepo("bitbucket", "https://bitbucket.org/team/repo")),
+        (
+            "https://bitbucket.acme.io/scm/web/shop.git",
+            WebRepo("bitbucket-server", "https://bitbucket.acme.io/projects/WEB/repos/shop"),
+        ),
+        (
+            "ssh://git@bitbucket.acme.io:7999/web/shop.git",
+            WebRepo("bitbucket-server", "https://bitbucket.acme.io/projects/WEB/repos/shop"),
+        ),
+    ],
+)
 def test_known_hosts_are_recognised_in_every_remote_form(remote: str, expected: WebRepo) -> None:
     assert parse_remote(remote) == expected
 
 
-@pytest.mark.parametrize("remote", [
-    "https://git.example.com/team/repo.git", "/srv/git/repo", "file:///srv/git/repo", "", "git@github.com:onlyowner",
-])
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "https://git.example.com/team/repo.git",
+        "/srv/git/repo",
+        "file:///srv/git/repo",
+        "",
+        "git@github.com:onlyowner",
+    ],
+)
 def test_unknown_hosts_and_paths_have_no_web_repo(remote: str) -> None:
     assert parse_remote(remote) is None
 
@@ -55,7 +74,8 @@ def test_each_host_has_its_own_blob_and_line_range_form() -> None:
 def test_github_markup_line_links_use_the_plain_view() -> None:
     web = WebRepo("github", "https://github.com/o/r")
     assert web.line_url(SHA, "docs/Guide.md").format(start=1, end=5) == (
-        f"https://github.com/o/r/blob/{SHA}/docs/Guide.md?plain=1#L1-L5")
+        f"https://github.com/o/r/blob/{SHA}/docs/Guide.md?plain=1#L1-L5"
+    )
 
 
 def test_paths_are_encoded_and_braces_survive_the_template() -> None:

@@ -15,7 +15,9 @@ def build_sources(settings: Settings):
 
 
 def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("REPOS=https://github.com/acme/api.git#develop, /srv/web\nSYNC_INTERVAL_MINUTES=15\n")
+    (tmp_path / ".env").write_text(
+        "REPOS=https://github.com/acme/api.git#develop, /srv/web\nSYNC_INTERVAL_MINUTES=15\n"
+    )
     monkeypatch.setenv("CONFLUENCE_SPACES", "ENG,OPS")
     monkeypatch.setenv("LLM_MODEL", "")
     settings = Settings()

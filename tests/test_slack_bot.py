@@ -101,7 +101,8 @@ async def test_thread_messages_lorebot_should_leave_alone(running: RunningBot) -
 
     assert len(fake.calls_of("chat.postMessage")) == 2
     assert [row.question for row in await running.store.answers_with_feedback()] == [
-        "and how is the delay computed?", "where is the retry logic for payments?",
+        "and how is the delay computed?",
+        "where is the retry logic for payments?",
     ]
 
 
@@ -119,10 +120,13 @@ async def test_messages_tab_welcome_once_and_assistant_prompts(running: RunningB
     await fake.send_event(opened)
     await fake.send_event({**opened, "event_ts": "1.2"})
     await fake.send_event({**opened, "tab": "home", "event_ts": "1.3"})
-    await fake.send_event({
-        "type": "assistant_thread_started", "event_ts": "1.4",
-        "assistant_thread": {"user_id": "U0ALICE", "context": {}, "channel_id": "D0ALICE", "thread_ts": "1.5"},
-    })
+    await fake.send_event(
+        {
+            "type": "assistant_thread_started",
+            "event_ts": "1.4",
+            "assistant_thread": {"user_id": "U0ALICE", "context": {}, "channel_id": "D0ALICE", "thread_ts": "1.5"},
+        }
+    )
     [prompts] = await fake.wait_for("assistant.threads.setSuggestedPrompts")
     await fake.wait_for("chat.postMessage")
     await running.bot.tasks.join(15)

@@ -67,8 +67,14 @@ def test_feedback_lists_answers_with_sources_and_reactions(tmp_path: Path, monke
     async def populate() -> None:
         await upgrade(url)
         store = SqlConversationStore.from_url(url)
-        answer = Answer("It retries [1].", False, [Citation(1, "retry.py", "https://x/retry.py")], [], "retry",
-                        cited_ranks=frozenset({1}))
+        answer = Answer(
+            "It retries [1].",
+            False,
+            [Citation(1, "retry.py", "https://x/retry.py")],
+            [],
+            "retry",
+            cited_ranks=frozenset({1}),
+        )
         answer_id = await store.record_answer(AnswerRecord(None, "how does it retry?", answer, "U1", "C1", "1.1", 80.0))
         await store.add_reaction(answer_id, "U2", "+1")
         await store.close()

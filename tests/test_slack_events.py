@@ -8,7 +8,15 @@ BOT = "U0BOT"
 
 
 def event(text: str, **extra: object) -> dict:
-    return {"type": "message", "user": "U0ALICE", "text": text, "ts": "2.0", "channel": "C1", "channel_type": "channel", **extra}
+    return {
+        "type": "message",
+        "user": "U0ALICE",
+        "text": text,
+        "ts": "2.0",
+        "channel": "C1",
+        "channel_type": "channel",
+        **extra,
+    }
 
 
 def surface(**kwargs: object) -> str | None:

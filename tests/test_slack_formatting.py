@@ -9,7 +9,9 @@ URL = "https://github.com/acme/app/blob/abc/retry.py#L1-L9"
 CITATIONS = [Citation(1, "retry.py", URL), Citation(2, "Deploy & release", "https://wiki/x?a=1&b=2")]
 
 
-def answer(text: str, cited: frozenset[int] = frozenset({1}), abstained: bool = False, note: str | None = None) -> Answer:
+def answer(
+    text: str, cited: frozenset[int] = frozenset({1}), abstained: bool = False, note: str | None = None
+) -> Answer:
     return Answer(text, abstained, CITATIONS, [], "q", note=note, cited_ranks=cited)
 
 
@@ -39,7 +41,9 @@ def test_sources_list_the_cited_ones_and_the_note_is_shown() -> None:
 
 
 def test_abstained_answer_lists_the_nearest_matches() -> None:
-    [message] = render_answer(answer("I could not find this. The nearest matches: [1], [2].", cited=frozenset(), abstained=True))
+    [message] = render_answer(
+        answer("I could not find this. The nearest matches: [1], [2].", cited=frozenset(), abstained=True)
+    )
     assert "*Nearest matches*" in message.text
     assert "<https://wiki/x?a=1&amp;b=2|[2] Deploy &amp; release>" in message.text
 

@@ -153,12 +153,18 @@ async def test_a_postgresql_restart_under_a_running_bot_loses_no_later_question(
 
         # What a restart looks like to clients: every server-side connection of the database dies.
         url = make_url(postgres_url)
-        admin = await asyncpg.connect(user=url.username, password=url.password or None, database="postgres",
-                                      host=url.query.get("host") or url.host, port=url.port)
+        admin = await asyncpg.connect(
+            user=url.username,
+            password=url.password or None,
+            database="postgres",
+            host=url.query.get("host") or url.host,
+            port=url.port,
+        )
         try:
             killed = await admin.fetchval(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = $1 AND pid <> pg_backend_pid()", url.database,
+                "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                url.database,
             )
         finally:
             await admin.close()

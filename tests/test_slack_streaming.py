@@ -31,8 +31,14 @@ class ScriptedAnswerer(Answerer):
 
 
 def final_answer(text: str) -> Answer:
-    return Answer(text, False, [Citation(1, "payments/retry.py: retry_with_backoff", RETRY_URL)], [], "retry",
-                  cited_ranks=frozenset({1}))
+    return Answer(
+        text,
+        False,
+        [Citation(1, "payments/retry.py: retry_with_backoff", RETRY_URL)],
+        [],
+        "retry",
+        cited_ranks=frozenset({1}),
+    )
 
 
 def texts(calls) -> list[str]:
@@ -42,8 +48,21 @@ def texts(calls) -> list[str]:
 async def test_stream_grows_the_placeholder_then_the_final_text_has_the_links(
     fake: FakeSlack, store: SqlConversationStore
 ) -> None:
-    words = ["Payments", "are", "retried", "with", "exponential", "backoff", "[1]", "and", "jitter,", "up", "to",
-             "five", "attempts."]
+    words = [
+        "Payments",
+        "are",
+        "retried",
+        "with",
+        "exponential",
+        "backoff",
+        "[1]",
+        "and",
+        "jitter,",
+        "up",
+        "to",
+        "five",
+        "attempts.",
+    ]
     deltas = [" ".join(words[:n]) for n in range(2, len(words) + 1, 3)]
     running = await start_bot(fake, store, ScriptedAnswerer(deltas, final_answer(" ".join(words))), stream_interval=0)
     fake.fail("assistant.threads.setStatus", "not_allowed_token_type")  # no thread status: placeholder
@@ -63,7 +82,9 @@ async def test_stream_grows_the_placeholder_then_the_final_text_has_the_links(
 
 async def test_updates_are_throttled(fake: FakeSlack, store: SqlConversationStore) -> None:
     deltas = [f"Step {n} of the answer." for n in range(1, 20)]
-    running = await start_bot(fake, store, ScriptedAnswerer(deltas, final_answer("The whole answer [1].")), stream_interval=60)
+    running = await start_bot(
+        fake, store, ScriptedAnswerer(deltas, final_answer("The whole answer [1].")), stream_interval=60
+    )
     try:
         message = await mention(fake, "how are payments retried?")
         await answered(running, message["ts"])
@@ -78,7 +99,9 @@ async def test_long_answer_is_split_at_sentence_ends_while_streaming_and_at_the_
 ) -> None:
     sentences = [f"Sentence number {n} explains one more detail of the retry policy [1]." for n in range(120)]
     deltas = [" ".join(sentences[: n + 1]) for n in range(0, len(sentences), 7)] + [" ".join(sentences)]
-    running = await start_bot(fake, store, ScriptedAnswerer(deltas, final_answer(" ".join(sentences))), stream_interval=0)
+    running = await start_bot(
+        fake, store, ScriptedAnswerer(deltas, final_answer(" ".join(sentences))), stream_interval=0
+    )
     try:
         message = await mention(fake, "explain the retry policy in detail")
         await answered(running, message["ts"])
@@ -91,8 +114,12 @@ async def test_long_answer_is_split_at_sentence_ends_while_streaming_and_at_the_
     assert all(len(m["text"]) <= 3000 for m in shown[:-1])
     assert all(m["text"].endswith(".") for m in shown[:-1])
     assert shown[-1]["text"].count("*Sources*") == 1
-    assert all(block["text"]["text"].count("<") == block["text"]["text"].count(">")
-               for m in shown for block in m["blocks"] if block["type"] == "section")
+    assert all(
+        block["text"]["text"].count("<") == block["text"]["text"].count(">")
+        for m in shown
+        for block in m["blocks"]
+        if block["type"] == "section"
+    )
     # While streaming, a message was only left behind once it ended at a sentence.
     for post in fake.calls_of("chat.postMessage", in_thread(message["ts"]))[1:]:
         last_update = [c for c in fake.calls_of("chat.update") if c.at <= post.at][-1]

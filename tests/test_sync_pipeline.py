@@ -23,8 +23,14 @@ from knowledge.sync import IndexedDocument, SyncPipeline, _chunked_by_older_vers
 
 def doc(external_id: str, text: str, version: str = "1") -> Document:
     return Document(
-        source="notes", external_id=external_id, kind="code", title=external_id,
-        url=f"https://example.com/{external_id}", content=text, version=version, format="text",
+        source="notes",
+        external_id=external_id,
+        kind="code",
+        title=external_id,
+        url=f"https://example.com/{external_id}",
+        content=text,
+        version=version,
+        format="text",
         path=external_id,
     )
 
@@ -90,8 +96,9 @@ async def test_first_sync_indexes_and_a_resync_with_no_changes_embeds_nothing(pi
 async def test_an_edit_reembeds_only_the_changed_content(pipeline) -> None:
     sync, _, _ = pipeline
     await sync.sync(ScriptedSource([doc("a.py", ALPHA), doc("b.md", BETA), Checkpoint("c1")]))
-    edited = await sync.sync(ScriptedSource([doc("b.md", BETA + "\nAlso page the on-call engineer.\n", "2"),
-                                             Checkpoint("c2")]))
+    edited = await sync.sync(
+        ScriptedSource([doc("b.md", BETA + "\nAlso page the on-call engineer.\n", "2"), Checkpoint("c2")])
+    )
     assert (edited.added, edited.updated, edited.chunks_embedded) == (0, 1, 1)
 
 
@@ -135,14 +142,23 @@ async def test_a_failure_mid_sync_keeps_the_last_checkpoint_and_records_the_erro
 async def test_skips_are_counted_named_and_logged_and_notices_kept_once(pipeline, caplog) -> None:
     sync, _, _ = pipeline
     with caplog.at_level(logging.INFO, logger="knowledge.sync"):
-        summary = await sync.sync(ScriptedSource([
-            Skipped(".env", "looks like a secret"), Skipped("logo.png", "binary"),
-            Notice("no web host: links are paths"), Notice("no web host: links are paths"),
-            doc("a.py", ALPHA), Checkpoint("c1"),
-        ]))
+        summary = await sync.sync(
+            ScriptedSource(
+                [
+                    Skipped(".env", "looks like a secret"),
+                    Skipped("logo.png", "binary"),
+                    Notice("no web host: links are paths"),
+                    Notice("no web host: links are paths"),
+                    doc("a.py", ALPHA),
+                    Checkpoint("c1"),
+                ]
+            )
+        )
     assert (summary.skipped, summary.notes) == (2, ["no web host: links are paths"])
     assert summary.as_json()["skipped_files"] == [
-        {"path": ".env", "reason": "looks like a secret"}, {"path": "logo.png", "reason": "binary"}]
+        {"path": ".env", "reason": "looks like a secret"},
+        {"path": "logo.png", "reason": "binary"},
+    ]
     assert "notes: skipped logo.png (binary)" in caplog.messages
 
 

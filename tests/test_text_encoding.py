@@ -17,14 +17,17 @@ def test_utf8_with_a_stray_windows_byte_keeps_its_letters() -> None:
     assert decode_text(data) == ("# Menu\n\nOur café serves crème brûlée. It’s good.\n", UTF8_MIXED)
 
 
-@pytest.mark.parametrize(("encoding", "text"), [
-    ("latin-1", 'x = "é"\n'),  # a single accented letter: too little for a detector on its own
-    ("latin-1", '"""Résumé du café."""\n\ndef prix():\n    return "Crème brûlée, très bon"\n'),
-    ("cp1252", "// Größe der Übergabe – „Straße“, Müller\nint size;\n"),
-    ("cp1250", "// Zażółć gęślą jaźń. Źródło błędu.\n"),
-    ("cp1251", "// Привет, мир! Это комментарий.\n"),
-    ("shift_jis", "// こんにちは世界。これは日本語のコメントです。\n"),
-])
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("latin-1", 'x = "é"\n'),  # a single accented letter: too little for a detector on its own
+        ("latin-1", '"""Résumé du café."""\n\ndef prix():\n    return "Crème brûlée, très bon"\n'),
+        ("cp1252", "// Größe der Übergabe – „Straße“, Müller\nint size;\n"),
+        ("cp1250", "// Zażółć gęślą jaźń. Źródło błędu.\n"),
+        ("cp1251", "// Привет, мир! Это комментарий.\n"),
+        ("shift_jis", "// こんにちは世界。これは日本語のコメントです。\n"),
+    ],
+)
 def test_legacy_encodings_are_detected(encoding: str, text: str) -> None:
     decoded, used = decode_text(text.encode(encoding))
     assert decoded == text, used

@@ -47,10 +47,7 @@ class Corpus:
 
 
 def corpora() -> list[Corpus]:
-    return [
-        Corpus(path.parent.name, **json.loads(path.read_text()))
-        for path in sorted(HERE.glob("*/corpus.json"))
-    ]
+    return [Corpus(path.parent.name, **json.loads(path.read_text())) for path in sorted(HERE.glob("*/corpus.json"))]
 
 
 def _download(url: str) -> bytes:

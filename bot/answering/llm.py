@@ -140,8 +140,15 @@ class LLMAnswerer(Answerer):
 
     def _request(self, endpoint: Endpoint, messages: list[dict[str, str]], timeout: float, **extra: Any) -> dict:
         # max_retries=0: retries are ours (bounded, transient errors only), not the client's.
-        return dict(model=endpoint.model, messages=messages, api_base=endpoint.api_base, api_key=endpoint.api_key,
-                    timeout=timeout, max_retries=0, **extra)
+        return dict(
+            model=endpoint.model,
+            messages=messages,
+            api_base=endpoint.api_base,
+            api_key=endpoint.api_key,
+            timeout=timeout,
+            max_retries=0,
+            **extra,
+        )
 
     async def _rewrite(self, messages: list[dict[str, str]]) -> str | None:
         """The follow-up rewrite: one short call to the primary model, no retries."""

@@ -129,7 +129,10 @@ def _history_messages(model: str, history: Sequence[Turn], budget: int) -> list[
 
 
 def build_prompt(
-    model: str, question: str, hits: Sequence[SearchHit], history: Sequence[Turn] = (),
+    model: str,
+    question: str,
+    hits: Sequence[SearchHit],
+    history: Sequence[Turn] = (),
     context_window: int | None = None,
 ) -> Prompt:
     window = context_window or context_tokens(model)

@@ -30,13 +30,25 @@ def feedback_json(row: AnswerWithFeedback) -> dict:
         "message_ts": row.message_ts,
         "score": net_score(row),
         "sources": [
-            {"rank": s.rank, "score": round(s.score, 4), "title": s.title, "url": s.url, "source": s.source,
-             "path": s.path, "cited": s.cited}
+            {
+                "rank": s.rank,
+                "score": round(s.score, 4),
+                "title": s.title,
+                "url": s.url,
+                "source": s.source,
+                "path": s.path,
+                "cited": s.cited,
+            }
             for s in row.sources
         ],
         "reactions": [
-            {"user": r.user_id, "reaction": r.reaction, "polarity": r.polarity, "created_at": r.created_at.isoformat(),
-             "removed_at": r.removed_at.isoformat() if r.removed_at else None}
+            {
+                "user": r.user_id,
+                "reaction": r.reaction,
+                "polarity": r.polarity,
+                "created_at": r.created_at.isoformat(),
+                "removed_at": r.removed_at.isoformat() if r.removed_at else None,
+            }
             for r in row.reactions
         ],
     }
@@ -60,8 +72,10 @@ def eval_lines(rows: list[AnswerWithFeedback]) -> list[dict]:
 def answer_text(row: AnswerWithFeedback) -> str:
     standing = [r for r in row.reactions if r.removed_at is None]
     tally = " ".join(f":{r.reaction}:" for r in standing) or "no reactions"
-    lines = [f"{row.created_at:%Y-%m-%d %H:%M}  {row.channel_id or '-'}  {tally}{'  (abstained)' if row.abstained else ''}",
-             f"  Q: {row.question}"]
+    lines = [
+        f"{row.created_at:%Y-%m-%d %H:%M}  {row.channel_id or '-'}  {tally}{'  (abstained)' if row.abstained else ''}",
+        f"  Q: {row.question}",
+    ]
     lines += [f"  [{s.rank}]{'*' if s.cited else ' '} {s.title}  {s.url}" for s in row.sources]
     removed = [r for r in row.reactions if r.removed_at is not None]
     if removed:

@@ -38,7 +38,9 @@ async def serve(settings: Settings) -> None:
     from bot.slack.client import build_web_client, require_tokens, verify_tokens
     from bot.slack.runner import SocketModeRunner
 
-    bot_token, app_token = require_tokens(secret_value(settings.slack_bot_token), secret_value(settings.slack_app_token))
+    bot_token, app_token = require_tokens(
+        secret_value(settings.slack_bot_token), secret_value(settings.slack_app_token)
+    )
     client = build_web_client(bot_token, settings.slack_api_url)
     identity = await verify_tokens(client, app_token)
     logger.info("Slack tokens accepted: bot user %s in team %s", identity.user_id, identity.team_id)

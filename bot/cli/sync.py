@@ -66,8 +66,14 @@ def sync(
     show_progress = not as_json and console.is_terminal
 
     async def _sync() -> list[SyncSummary]:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=console, transient=True, disable=not show_progress) as bar:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not show_progress,
+        ) as bar:
             async with open_runtime(settings) as runtime:
                 service = await runtime.sync_service(_RichProgress(bar), rebuild_for_new_model=full)
                 return await service.sync(source, full)
@@ -77,9 +83,13 @@ def sync(
         print_json({"sources": [s.as_json() for s in summaries]})
     else:
         for s in summaries:
-            status = f"failed: {s.error}" if s.error else (
-                f"{s.added} added, {s.updated} updated, {s.deleted} deleted, {s.skipped} skipped, "
-                f"{s.chunks_embedded} chunks embedded"
+            status = (
+                f"failed: {s.error}"
+                if s.error
+                else (
+                    f"{s.added} added, {s.updated} updated, {s.deleted} deleted, {s.skipped} skipped, "
+                    f"{s.chunks_embedded} chunks embedded"
+                )
             )
             typer.echo(f"{s.name} ({s.kind}): {status} [{s.seconds:.1f}s]")
             if s.skipped_files:

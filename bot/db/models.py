@@ -107,9 +107,7 @@ class Answer(Base):
     __tablename__ = "answers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
-    )
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[str | None] = mapped_column(String(64))
     message_ts: Mapped[str | None] = mapped_column(String(32), index=True)  # the bot's reply
     asker_id: Mapped[str | None] = mapped_column(String(64))

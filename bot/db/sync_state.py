@@ -95,7 +95,9 @@ class SqlSyncState:
             run.error, run.notes = summary.error, list(summary.notes)
             if summary.error is None:
                 await session.execute(
-                    update(models.Source).where(models.Source.id == run.source_id).values(last_synced_at=run.finished_at)
+                    update(models.Source)
+                    .where(models.Source.id == run.source_id)
+                    .values(last_synced_at=run.finished_at)
                 )
 
     async def sources(self) -> dict[str, str]:
@@ -110,7 +112,9 @@ class SqlSyncState:
             documents = await session.scalar(
                 select(func.count()).where(models.Document.source_id == source_id, models.Document.deleted.is_(False))
             )
-            await session.execute(delete(models.Source).where(models.Source.id == source_id))  # documents and runs cascade
+            await session.execute(
+                delete(models.Source).where(models.Source.id == source_id)
+            )  # documents and runs cascade
         self._source_ids.pop(source, None)
         return int(documents or 0)
 
@@ -118,11 +122,15 @@ class SqlSyncState:
         """Whether a live document's path (external id) or link contains any of `entries`."""
         async with self.sessions() as session:
             for entry in dict.fromkeys(entries):
-                found = await session.scalar(select(models.Document.id).where(
-                    models.Document.deleted.is_(False),
-                    models.Document.external_id.contains(entry, autoescape=True)
-                    | models.Document.url.contains(entry, autoescape=True),
-                ).limit(1))
+                found = await session.scalar(
+                    select(models.Document.id)
+                    .where(
+                        models.Document.deleted.is_(False),
+                        models.Document.external_id.contains(entry, autoescape=True)
+                        | models.Document.url.contains(entry, autoescape=True),
+                    )
+                    .limit(1)
+                )
                 if found is not None:
                     return True
         return False

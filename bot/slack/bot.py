@@ -33,12 +33,17 @@ class SlackBot:
 
 
 def build_slack_bot(
-    client: AsyncWebClient, store: ConversationStore, answerer: Answerer,
-    stream_interval: float = STREAM_INTERVAL_SECONDS, history_turns: int = HISTORY_TURNS,
+    client: AsyncWebClient,
+    store: ConversationStore,
+    answerer: Answerer,
+    stream_interval: float = STREAM_INTERVAL_SECONDS,
+    history_turns: int = HISTORY_TURNS,
 ) -> SlackBot:
     deduper = Deduper(store)
     tasks = BackgroundTasks()
-    responder = Responder(client, store, answerer, deduper, stream_interval=stream_interval, history_turns=history_turns)
+    responder = Responder(
+        client, store, answerer, deduper, stream_interval=stream_interval, history_turns=history_turns
+    )
     app = AsyncApp(client=client, name="lorebot", logger=logging.getLogger("bot.slack.bolt"))
     register(app, responder, FeedbackRecorder(store, deduper), Welcome(client, deduper), tasks)
 

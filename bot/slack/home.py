@@ -40,7 +40,8 @@ class Welcome:
         thread = event.get("assistant_thread") or {}
         try:
             await self.client.assistant_threads_setSuggestedPrompts(
-                channel_id=thread["channel_id"], thread_ts=thread["thread_ts"],
+                channel_id=thread["channel_id"],
+                thread_ts=thread["thread_ts"],
                 prompts=[{"title": title, "message": message} for title, message in PROMPTS],
             )
         except Exception:

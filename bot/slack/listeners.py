@@ -19,7 +19,9 @@ from bot.slack.reactions import FeedbackRecorder
 from bot.slack.responder import Command, Responder
 from bot.slack.tasks import BackgroundTasks
 
-USAGE = "Ask a question about our code or Confluence, e.g. `/ask " + PROMPTS[0][1] + "`. I answer in a thread, with links."
+USAGE = (
+    "Ask a question about our code or Confluence, e.g. `/ask " + PROMPTS[0][1] + "`. I answer in a thread, with links."
+)
 
 
 def register(
@@ -43,7 +45,12 @@ def register(
             return
         await ack()
         request = Command(
-            command["team_id"], command["channel_id"], command["user_id"], text, command.get("trigger_id", ""), received_at
+            command["team_id"],
+            command["channel_id"],
+            command["user_id"],
+            text,
+            command.get("trigger_id", ""),
+            received_at,
         )
         tasks.spawn(responder.answer_command(request, respond), name=f"ask {request.trigger_id}")
 

@@ -31,6 +31,8 @@ class FeedbackRecorder:
                 await self.store.add_reaction(answer_id, user, reaction)
             else:
                 await self.store.remove_reaction(answer_id, user, reaction)
-            logger.info("feedback %s %s (%+d) on answer %d", event.get("type"), reaction, reaction_polarity(reaction), answer_id)
+            logger.info(
+                "feedback %s %s (%+d) on answer %d", event.get("type"), reaction, reaction_polarity(reaction), answer_id
+            )
         except Exception:  # nothing to reply to: a reaction is not a question
             logger.exception("cannot record feedback for event %s", event_id)

@@ -22,9 +22,7 @@ class ReplyWriter:
     grows the reply as text streams in (at most one update per `interval` seconds), and
     finally replaces it with the rendered answer, split across messages when long."""
 
-    def __init__(
-        self, client: AsyncWebClient, channel: str, thread_ts: str, *, interval: float, limit: int
-    ) -> None:
+    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str, *, interval: float, limit: int) -> None:
         self.client = client
         self.channel = channel
         self.thread_ts = thread_ts
@@ -36,7 +34,9 @@ class ReplyWriter:
 
     async def show_working(self) -> None:
         try:
-            await self.client.assistant_threads_setStatus(channel_id=self.channel, thread_ts=self.thread_ts, status=STATUS)
+            await self.client.assistant_threads_setStatus(
+                channel_id=self.channel, thread_ts=self.thread_ts, status=STATUS
+            )
         except SlackApiError as exc:
             logger.info("no thread status here (%s); posting a placeholder", exc.response.get("error"))
             await self._show([SlackMessage(PLACEHOLDER)])

@@ -29,7 +29,10 @@ Respond = Callable[..., Awaitable[object]]
 
 
 def apology(reference: str) -> str:
-    return f":warning: Sorry, something went wrong while answering. If it keeps happening, tell the team running lorebot: reference `{reference}`."
+    return (
+        ":warning: Sorry, something went wrong while answering. If it keeps happening, "
+        f"tell the team running lorebot: reference `{reference}`."
+    )
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,15 @@ class Command:
 
 class Responder:
     def __init__(
-        self, client: AsyncWebClient, store: ConversationStore, answerer: Answerer, deduper: Deduper, *,
-        stream_interval: float, history_turns: int, message_limit: int = MESSAGE_LIMIT,
+        self,
+        client: AsyncWebClient,
+        store: ConversationStore,
+        answerer: Answerer,
+        deduper: Deduper,
+        *,
+        stream_interval: float,
+        history_turns: int,
+        message_limit: int = MESSAGE_LIMIT,
     ) -> None:
         self.client = client
         self.store = store
@@ -73,7 +83,9 @@ class Responder:
             if addressed:
                 await self._fail(question, None, reference)
             else:
-                logger.exception("cannot tell whether thread %s is lorebot's (reference %s)", question.thread_ts, reference)
+                logger.exception(
+                    "cannot tell whether thread %s is lorebot's (reference %s)", question.thread_ts, reference
+                )
             return
         await self._reply(question, reference)
 
@@ -89,16 +101,29 @@ class Responder:
             )
         except Exception as exc:
             logger.exception("cannot post the /ask question (reference %s)", reference)
-            not_member = isinstance(exc, SlackApiError) and exc.response.get("error") in ("not_in_channel", "channel_not_found")
-            text = "I can't post in this conversation: invite me first (`/invite @lorebot`)." if not_member else apology(reference)
+            not_member = isinstance(exc, SlackApiError) and exc.response.get("error") in (
+                "not_in_channel",
+                "channel_not_found",
+            )
+            text = (
+                "I can't post in this conversation: invite me first (`/invite @lorebot`)."
+                if not_member
+                else apology(reference)
+            )
             try:
                 await respond(text=text, response_type="ephemeral")
             except Exception:
                 logger.exception("cannot tell the user either (reference %s)", reference)
             return
         question = Question(
-            command.team_id, command.channel_id, command.user_id, command.text, posted["ts"], posted["ts"],
-            "command", command.received_at,
+            command.team_id,
+            command.channel_id,
+            command.user_id,
+            command.text,
+            posted["ts"],
+            posted["ts"],
+            "command",
+            command.received_at,
         )
         await self._reply(question, reference)
 
@@ -119,7 +144,12 @@ class Responder:
             await self._fail(question, writer, reference)
             return
         latency_ms = (time.monotonic() - question.received_at) * 1000
-        logger.info("answered in %.0f ms (%s, %d sources)", latency_ms, "abstained" if answer.abstained else "answered", len(answer.sources))
+        logger.info(
+            "answered in %.0f ms (%s, %d sources)",
+            latency_ms,
+            "abstained" if answer.abstained else "answered",
+            len(answer.sources),
+        )
         record = AnswerRecord(
             conversation_id, question.text, answer, question.user_id, question.channel_id, posted[0], latency_ms
         )
@@ -130,7 +160,11 @@ class Responder:
 
     def _writer(self, question: Question) -> ReplyWriter:
         return ReplyWriter(
-            self.client, question.channel_id, question.thread_ts, interval=self.stream_interval, limit=self.message_limit
+            self.client,
+            question.channel_id,
+            question.thread_ts,
+            interval=self.stream_interval,
+            limit=self.message_limit,
         )
 
     async def _fail(self, question: Question, writer: ReplyWriter | None, reference: str) -> None:

@@ -15,8 +15,13 @@ logger = logging.getLogger(__name__)
 
 class SocketModeRunner:
     def __init__(
-        self, bot: SlackBot, app_token: str, check_interval: float = 10.0, max_down: float = 120.0,
-        ping_interval: float = 10.0, drain_seconds: float = 20.0,
+        self,
+        bot: SlackBot,
+        app_token: str,
+        check_interval: float = 10.0,
+        max_down: float = 120.0,
+        ping_interval: float = 10.0,
+        drain_seconds: float = 20.0,
     ) -> None:
         self.bot = bot
         self.app_token = app_token
@@ -30,7 +35,10 @@ class SocketModeRunner:
     async def start(self) -> None:
         # Built here, not in __init__: the SDK client starts tasks on the running loop.
         self.handler = AsyncSocketModeHandler(
-            self.bot.app, self.app_token, web_client=self.bot.client, ping_interval=self.ping_interval,
+            self.bot.app,
+            self.app_token,
+            web_client=self.bot.client,
+            ping_interval=self.ping_interval,
             logger=logging.getLogger("bot.slack.socket_mode"),
         )
         await self.handler.connect_async()

@@ -38,6 +38,9 @@ def chunk_document(document: Document) -> list[Chunk]:
     except Exception as exc:  # any parser failure: fall back, never abort the sync
         logger.warning(
             "chunker %s failed on %s:%s (%s); using line windows",
-            document.format, document.source, document.external_id, exc,
+            document.format,
+            document.source,
+            document.external_id,
+            exc,
         )
         return text.chunk_text(document)

@@ -37,12 +37,14 @@ def chunk_page(document: Document) -> list[Chunk]:
     try:
         sections = parse_storage(document.content)
     except Exception as exc:  # markup the parser cannot take: index the text anyway
-        logger.warning("page %s:%s did not parse (%s); indexing it as plain text",
-                       document.source, document.external_id, exc)
+        logger.warning(
+            "page %s:%s did not parse (%s); indexing it as plain text", document.source, document.external_id, exc
+        )
         sections = [Section("", 0, plain_text(document.content))]
 
-    anchors = heading_anchors([s.heading for s in sections if s.level], document.title,
-                              cloud=document.deployment == "cloud")
+    anchors = heading_anchors(
+        [s.heading for s in sections if s.level], document.title, cloud=document.deployment == "cloud"
+    )
     breadcrumb = document.breadcrumb or (document.title,)
     chunks: list[Chunk] = []
     trail: list[tuple[int, str]] = []
@@ -58,11 +60,20 @@ def chunk_page(document: Document) -> list[Chunk]:
         title = _SEPARATOR.join((*breadcrumb, *(heading for _, heading in trail if heading)))
         url = f"{document.url}#{quote(anchor, safe=_FRAGMENT_SAFE)}" if anchor else document.url
         for text in windows(section.text, MAX_CHARS):
-            chunks.append(Chunk(
-                source=document.source, document_id=document.external_id, ordinal=len(chunks),
-                kind=document.kind, title=title, url=url, path=document.path, text=text,
-                keywords=title, anchor=anchor,
-            ))
+            chunks.append(
+                Chunk(
+                    source=document.source,
+                    document_id=document.external_id,
+                    ordinal=len(chunks),
+                    kind=document.kind,
+                    title=title,
+                    url=url,
+                    path=document.path,
+                    text=text,
+                    keywords=title,
+                    anchor=anchor,
+                )
+            )
     return chunks
 
 
@@ -102,7 +113,7 @@ def _split_block(block: str, limit: int) -> list[str]:
         limit -= len(opening) + 5
     pieces: list[str] = []
     for line in lines:
-        pieces.extend(line[i:i + limit] for i in range(0, len(line), limit) or [0])
+        pieces.extend(line[i : i + limit] for i in range(0, len(line), limit) or [0])
     packed = _pack(pieces, limit, "\n")
     return [f"{opening}\n{piece}\n```" for piece in packed] if fenced else packed
 

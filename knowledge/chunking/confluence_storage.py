@@ -20,21 +20,65 @@ from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, P
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # Layout wrappers a heading may sit in and still start a section.
 _CONTAINERS = frozenset({"div", "section", "body", "html", "ac:layout", "ac:layout-section", "ac:layout-cell"})
-_BLOCKS = HEADINGS | _CONTAINERS | frozenset({
-    "p", "pre", "blockquote", "ul", "ol", "table", "hr", "dl", "ac:structured-macro",
-    "ac:task-list", "ac:rich-text-body", "ac:adf-extension", "ac:adf-node", "ac:adf-content",
-})
+_BLOCKS = (
+    HEADINGS
+    | _CONTAINERS
+    | frozenset(
+        {
+            "p",
+            "pre",
+            "blockquote",
+            "ul",
+            "ol",
+            "table",
+            "hr",
+            "dl",
+            "ac:structured-macro",
+            "ac:task-list",
+            "ac:rich-text-body",
+            "ac:adf-extension",
+            "ac:adf-node",
+            "ac:adf-content",
+        }
+    )
+)
 _SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 _LABELS = {"info": "Info", "note": "Note", "warning": "Warning", "tip": "Tip", "error": "Error", "success": "Success"}
 _INLINE_MACROS = frozenset({"status", "jira", "anchor"})
-_SILENT_MACROS = frozenset({
-    "toc", "children", "pagetree", "anchor", "recently-updated", "contentbylabel", "attachments",
-})
+_SILENT_MACROS = frozenset(
+    {
+        "toc",
+        "children",
+        "pagetree",
+        "anchor",
+        "recently-updated",
+        "contentbylabel",
+        "attachments",
+    }
+)
 _EMOTICONS = {
-    "smile": "🙂", "sad": "🙁", "cheeky": "😛", "laugh": "😀", "wink": "😉", "thumbs-up": "👍",
-    "thumbs-down": "👎", "information": "ℹ️", "tick": "✅", "cross": "❌", "warning": "⚠️", "plus": "➕",
-    "minus": "➖", "question": "❓", "light-on": "💡", "light-off": "💡", "yellow-star": "⭐",
-    "red-star": "⭐", "green-star": "⭐", "blue-star": "⭐", "heart": "❤️", "broken-heart": "💔",
+    "smile": "🙂",
+    "sad": "🙁",
+    "cheeky": "😛",
+    "laugh": "😀",
+    "wink": "😉",
+    "thumbs-up": "👍",
+    "thumbs-down": "👎",
+    "information": "ℹ️",
+    "tick": "✅",
+    "cross": "❌",
+    "warning": "⚠️",
+    "plus": "➕",
+    "minus": "➖",
+    "question": "❓",
+    "light-on": "💡",
+    "light-off": "💡",
+    "yellow-star": "⭐",
+    "red-star": "⭐",
+    "green-star": "⭐",
+    "blue-star": "⭐",
+    "heart": "❤️",
+    "broken-heart": "💔",
 }
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 
@@ -176,8 +220,9 @@ def _link(link: Tag) -> str:
         return "".join(_inline(child) for child in body.children)
     user = link.find("ri:user")
     if user is not None:
-        return "@" + (_attr(user, "ri:username") or _attr(user, "ri:userkey") or _attr(user, "ri:account-id")
-                      or "unknown user")
+        return "@" + (
+            _attr(user, "ri:username") or _attr(user, "ri:userkey") or _attr(user, "ri:account-id") or "unknown user"
+        )
     target = link.find(("ri:page", "ri:blog-post"))
     if target is not None:
         return _attr(target, "ri:content-title")
@@ -205,8 +250,12 @@ def _image(image: Tag) -> str:
 
 def _emoticon(emoticon: Tag) -> str:
     name = _attr(emoticon, "ac:name")
-    return (_attr(emoticon, "ac:emoji-fallback") or _attr(emoticon, "ac:emoji-shortname")
-            or _EMOTICONS.get(name) or (f":{name}:" if name else ""))
+    return (
+        _attr(emoticon, "ac:emoji-fallback")
+        or _attr(emoticon, "ac:emoji-shortname")
+        or _EMOTICONS.get(name)
+        or (f":{name}:" if name else "")
+    )
 
 
 def _parameters(macro: Tag) -> dict[str, str]:
@@ -289,9 +338,12 @@ def _table(table: Tag) -> str:
             columns = values
             continue
         if columns:
-            parts = [f"{column}: {value}" if column else value
-                     for column, value in zip(columns, values, strict=False) if value]
-            parts.extend(value for value in values[len(columns):] if value)
+            parts = [
+                f"{column}: {value}" if column else value
+                for column, value in zip(columns, values, strict=False)
+                if value
+            ]
+            parts.extend(value for value in values[len(columns) :] if value)
             line = "; ".join(parts)
         elif len(cells) > 1 and cells[0].name == "th":
             line = f"{values[0]}: " + "; ".join(value for value in values[1:] if value)

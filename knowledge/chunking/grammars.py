@@ -16,9 +16,15 @@ if TYPE_CHECKING:  # tree-sitter is imported only when a file is chunked
     from tree_sitter import Node
 
 # A right-hand side that makes `const handler = (…) => {…}` a function, not a constant.
-_FUNCTION_VALUES = frozenset({
-    "arrow_function", "function_expression", "function", "generator_function", "class",
-})
+_FUNCTION_VALUES = frozenset(
+    {
+        "arrow_function",
+        "function_expression",
+        "function",
+        "generator_function",
+        "class",
+    }
+)
 _TYPE_NAMES = frozenset({"type_identifier", "identifier", "constant", "field_identifier"})
 
 
@@ -161,26 +167,50 @@ class Grammar:
 
 _SCRIPT = Grammar(  # JavaScript (JSX included); TypeScript and TSX are the same rules
     "javascript",
-    declarations=frozenset({
-        "function_declaration", "generator_function_declaration", "class_declaration", "class",
-        "abstract_class_declaration", "interface_declaration", "type_alias_declaration", "enum_declaration",
-        "function_signature", "lexical_declaration", "variable_declaration", "method_definition",
-        "public_field_definition", "field_definition", "function_expression", "arrow_function",
-    }),
+    declarations=frozenset(
+        {
+            "function_declaration",
+            "generator_function_declaration",
+            "class_declaration",
+            "class",
+            "abstract_class_declaration",
+            "interface_declaration",
+            "type_alias_declaration",
+            "enum_declaration",
+            "function_signature",
+            "lexical_declaration",
+            "variable_declaration",
+            "method_definition",
+            "public_field_definition",
+            "field_definition",
+            "function_expression",
+            "arrow_function",
+        }
+    ),
     containers=frozenset({"class_declaration", "class", "abstract_class_declaration", "interface_declaration"}),
     scopes=frozenset({"internal_module", "module"}),
     wrappers=frozenset({"export_statement", "ambient_declaration", "expression_statement"}),
     name=_script_name,
 )
 
-_JAVA_TYPES = frozenset({
-    "class_declaration", "interface_declaration", "enum_declaration", "record_declaration",
-    "annotation_type_declaration",
-})
+_JAVA_TYPES = frozenset(
+    {
+        "class_declaration",
+        "interface_declaration",
+        "enum_declaration",
+        "record_declaration",
+        "annotation_type_declaration",
+    }
+)
 
-_CSHARP_TYPES = frozenset({
-    "class_declaration", "interface_declaration", "struct_declaration", "record_declaration",
-})
+_CSHARP_TYPES = frozenset(
+    {
+        "class_declaration",
+        "interface_declaration",
+        "struct_declaration",
+        "record_declaration",
+    }
+)
 
 GRAMMARS: dict[str, Grammar] = {
     "go": Grammar(
@@ -201,10 +231,19 @@ GRAMMARS: dict[str, Grammar] = {
     "tsx": replace(_SCRIPT, language="tsx"),
     "rust": Grammar(
         "rust",
-        declarations=frozenset({
-            "function_item", "function_signature_item", "struct_item", "enum_item", "union_item",
-            "trait_item", "impl_item", "type_item", "macro_definition",
-        }),
+        declarations=frozenset(
+            {
+                "function_item",
+                "function_signature_item",
+                "struct_item",
+                "enum_item",
+                "union_item",
+                "trait_item",
+                "impl_item",
+                "type_item",
+                "macro_definition",
+            }
+        ),
         containers=frozenset({"impl_item", "trait_item"}),
         scopes=frozenset({"mod_item"}),
         attached=frozenset({"line_comment", "block_comment", "attribute_item"}),
@@ -220,8 +259,12 @@ GRAMMARS: dict[str, Grammar] = {
     ),
     "csharp": Grammar(
         "csharp",
-        declarations=_CSHARP_TYPES | {
-            "enum_declaration", "delegate_declaration", "method_declaration", "constructor_declaration",
+        declarations=_CSHARP_TYPES
+        | {
+            "enum_declaration",
+            "delegate_declaration",
+            "method_declaration",
+            "constructor_declaration",
         },
         containers=_CSHARP_TYPES,
         namespaces=frozenset({"namespace_declaration"}),

@@ -48,7 +48,7 @@ def _chunk_sections(document: Document, lines: list[str], headings: list[_Headin
         while trail and trail[-1].level >= heading.level:
             trail.pop()
         trail.append(heading)
-        if any(line.strip() for line in lines[heading.end:next_start - 1]):
+        if any(line.strip() for line in lines[heading.end : next_start - 1]):
             sections.append((heading.start, next_start - 1, " > ".join(h.title for h in trail)))
     for first, last, symbol in sections:
         for start, end, text in windows(lines, first, last):
@@ -117,13 +117,20 @@ def _rst_headings(lines: list[str]) -> list[_Heading]:
         after_blank = i == 0 or not lines[i - 1].strip()
         adornment = _RST_ADORNMENT.match(lines[i])
         if (
-            after_blank and adornment and i + 2 < len(lines) and lines[i + 1].strip()
+            after_blank
+            and adornment
+            and i + 2 < len(lines)
+            and lines[i + 1].strip()
             and lines[i + 2].rstrip() == lines[i].rstrip()
         ):
             style, title, span = (adornment[1], True), lines[i + 1].strip(), 3
         elif (
-            after_blank and not adornment and i + 1 < len(lines) and lines[i].strip()
-            and not lines[i][0].isspace() and (under := _RST_ADORNMENT.match(lines[i + 1]))
+            after_blank
+            and not adornment
+            and i + 1 < len(lines)
+            and lines[i].strip()
+            and not lines[i][0].isspace()
+            and (under := _RST_ADORNMENT.match(lines[i + 1]))
             and len(lines[i + 1].rstrip()) >= len(lines[i].rstrip())
         ):
             style, title, span = (under[1], False), lines[i].strip(), 2

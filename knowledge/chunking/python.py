@@ -55,7 +55,7 @@ def chunk_python(document: Document) -> list[Chunk]:
         symbol = ".".join((module, *span.qualname))
         label = ".".join(span.qualname)
         if span.definition:
-            pieces = [(span.start, span.end, "\n".join(lines[span.start - 1:span.end]))]
+            pieces = [(span.start, span.end, "\n".join(lines[span.start - 1 : span.end]))]
         else:
             pieces = list(windows(lines, span.start, span.end))
         for start, end, text in pieces:

@@ -75,7 +75,7 @@ def chunk_code(document: Document) -> list[Chunk]:
         symbol = ".".join((*span.prefix, *span.qualname))
         label = ".".join(span.qualname)
         if span.definition:
-            pieces = [(span.start, span.end, "\n".join(lines[span.start - 1:span.end]))]
+            pieces = [(span.start, span.end, "\n".join(lines[span.start - 1 : span.end]))]
         else:
             pieces = list(windows(lines, span.start, span.end))
         for start, end, text in pieces:
@@ -123,7 +123,11 @@ class _Splitter:
         return entries
 
     def body_spans(
-        self, entries: list[_Entry], qualname: tuple[str, ...], prefix: tuple[str, ...], start: int,
+        self,
+        entries: list[_Entry],
+        qualname: tuple[str, ...],
+        prefix: tuple[str, ...],
+        start: int,
         header_end: int | None,
     ) -> list[_Span]:
         """Spans of a file or class body: loose statements group into runs between declarations.

@@ -62,7 +62,7 @@ def build_chunk(
 ) -> Chunk:
     """A chunk of `document` at lines `start`..`end`; `label` follows the title (e.g. `Class.method`)."""
     if len(label) > MAX_TITLE_LABEL:
-        label = "…" + label[-(MAX_TITLE_LABEL - 1):]
+        label = "…" + label[-(MAX_TITLE_LABEL - 1) :]
     return Chunk(
         source=document.source,
         document_id=document.external_id,
@@ -82,8 +82,7 @@ def build_chunk(
 def chunk_text(document: Document) -> list[Chunk]:
     lines = split_lines(document.content)
     return [
-        build_chunk(document, ordinal, start, end, text)
-        for ordinal, (start, end, text) in enumerate(windows(lines))
+        build_chunk(document, ordinal, start, end, text) for ordinal, (start, end, text) in enumerate(windows(lines))
     ]
 
 

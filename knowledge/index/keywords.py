@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 MAX_QUERY_TERMS = 32
 
-_STOPWORDS = frozenset("""
+_STOPWORDS = frozenset(
+    """
 a about above after again all also am an and any are as at be because been before being
 below between both but by can could did do does doing done down during each else few for
 from further get got had has have having he her here hers him his how i if in into is it its
@@ -26,7 +27,8 @@ itself just let like me more most my no nor not now of off on once only or other
 over own please same she should so some such than that the their theirs them then there these
 they this those through to too under until up us very was we were what when where which while
 who whom why will with would you your yours
-""".split())
+""".split()
+)
 
 _WORD = re.compile(r"[^\W_]+")
 _CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")

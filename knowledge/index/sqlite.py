@@ -70,8 +70,7 @@ END;
 """
 
 _CHUNK_COLUMNS = (
-    "source, document_id, ordinal, kind, title, url, path, text, keywords, symbol, "
-    "start_line, end_line, anchor, hash"
+    "source, document_id, ordinal, kind, title, url, path, text, keywords, symbol, start_line, end_line, anchor, hash"
 )
 
 
@@ -116,9 +115,7 @@ class SqliteIndex:
         vectors = np.asarray(vectors, dtype=np.float32)
         if chunks and (vectors.ndim != 2 or len(vectors) != len(chunks)):
             raise ValueError(f"{len(chunks)} chunks need {len(chunks)} vectors, got an array of shape {vectors.shape}")
-        await asyncio.to_thread(
-            self._write, lambda conn: self._replace(conn, source, document_id, chunks, vectors)
-        )
+        await asyncio.to_thread(self._write, lambda conn: self._replace(conn, source, document_id, chunks, vectors))
 
     async def delete_document(self, source: str, document_id: str) -> None:
         await asyncio.to_thread(
@@ -137,9 +134,11 @@ class SqliteIndex:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 delta = change(conn)
-                generation = int(conn.execute(
-                    "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value"
-                ).fetchone()[0])
+                generation = int(
+                    conn.execute(
+                        "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value"
+                    ).fetchone()[0]
+                )
                 with self._read_lock:
                     conn.execute("COMMIT")
                     self._vectors.apply(generation, delta)
@@ -181,8 +180,24 @@ class SqliteIndex:
         conn.executemany(
             f"INSERT INTO chunks (id, {_CHUNK_COLUMNS}, vector) VALUES ({', '.join('?' * 16)})",
             [
-                (row_id, source, document_id, c.ordinal, c.kind, c.title, c.url, c.path, c.text,
-                 c.keywords, c.symbol, c.start_line, c.end_line, c.anchor, c.hash, vector.tobytes())
+                (
+                    row_id,
+                    source,
+                    document_id,
+                    c.ordinal,
+                    c.kind,
+                    c.title,
+                    c.url,
+                    c.path,
+                    c.text,
+                    c.keywords,
+                    c.symbol,
+                    c.start_line,
+                    c.end_line,
+                    c.anchor,
+                    c.hash,
+                    vector.tobytes(),
+                )
                 for row_id, c, vector in zip(row_ids, chunks, vectors, strict=True)
             ],
         )
@@ -231,7 +246,12 @@ class SqliteIndex:
         )
 
     def _search(
-        self, conn: sqlite3.Connection, terms: list[str], query: np.ndarray, k: int, alpha: float,
+        self,
+        conn: sqlite3.Connection,
+        terms: list[str],
+        query: np.ndarray,
+        k: int,
+        alpha: float,
         filters: SearchFilters,
     ) -> list[SearchHit]:
         n = max(k, self.candidates)

@@ -109,8 +109,9 @@ class ConfluenceSource:
         since = newest - self.margin if newest else None
         yielded: dict[str, str] = {}
 
-        async for results in self._paged(client, "rest/api/content/search",
-                                         {"cql": self._cql(since), "limit": SEARCH_LIMIT, "expand": "version"}):
+        async for results in self._paged(
+            client, "rest/api/content/search", {"cql": self._cql(since), "limit": SEARCH_LIMIT, "expand": "version"}
+        ):
             for result in results:
                 page_id, version = str(result["id"]), _version(result)
                 when = _when(result)
@@ -141,11 +142,18 @@ class ConfluenceSource:
                 "(Cloud) or CONFLUENCE_TOKEN (Server/Data Center)."
             )
         if self._client is None:
-            auth: dict[str, Any] = {"token": self.token} if self.token else {
-                "username": self.username, "password": self.api_token}
+            auth: dict[str, Any] = (
+                {"token": self.token} if self.token else {"username": self.username, "password": self.api_token}
+            )
             # Our own retries (below) replace the client's: one place, bounded, Retry-After honoured.
-            self._client = Confluence(self.url, cloud=False, timeout=max(1, round(self.timeout)),
-                                      retry_with_header=False, backoff_and_retry=False, **auth)
+            self._client = Confluence(
+                self.url,
+                cloud=False,
+                timeout=max(1, round(self.timeout)),
+                retry_with_header=False,
+                backoff_and_retry=False,
+                **auth,
+            )
         return self._client
 
     def _cql(self, since: datetime | None) -> str:
@@ -209,19 +217,28 @@ class ConfluenceSource:
         title = page.get("title", "")
         ancestors = tuple(a.get("title", "") for a in page.get("ancestors") or [])
         return Document(
-            source=self.name, external_id=page_id, kind="page", title=title,
+            source=self.name,
+            external_id=page_id,
+            kind="page",
+            title=title,
             url=self.url + page["_links"]["webui"],
             content=page.get("body", {}).get("storage", {}).get("value", ""),
-            version=_version(page), format="confluence_storage",
+            version=_version(page),
+            format="confluence_storage",
             path="/".join((space["key"], *ancestors, title)),
             breadcrumb=(space.get("name") or space["key"], *ancestors, title),
             deployment=self.deployment,
         )
 
     async def _call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=self._wait,
-                                 retry=retry_if_exception(_transient), before_sleep=_log_retry, reraise=True,
-                                 sleep=self._sleep)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(_transient),
+            before_sleep=_log_retry,
+            reraise=True,
+            sleep=self._sleep,
+        )
         try:
             async for attempt in retrying:
                 with attempt:
@@ -245,7 +262,8 @@ class ConfluenceSource:
             return _NotFound("json" in (response.headers.get("Content-Type", "") if response is not None else ""))
         if status in (401, 403):
             return SourceConfigError(
-                f"Confluence refused the credentials (HTTP {status}): check {self._credential_settings}.")
+                f"Confluence refused the credentials (HTTP {status}): check {self._credential_settings}."
+            )
         if status == 429:
             wait = _retry_after(exc)
             if wait is not None and wait > MAX_RETRY_AFTER:
@@ -295,8 +313,12 @@ def _transient(exc: BaseException) -> bool:
 
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
-    logger.info("confluence request failed (%s); retry %d in %.1f s", exc, state.attempt_number,
-                state.next_action.sleep if state.next_action else 0.0)
+    logger.info(
+        "confluence request failed (%s); retry %d in %.1f s",
+        exc,
+        state.attempt_number,
+        state.next_action.sleep if state.next_action else 0.0,
+    )
 
 
 def _version(content: Mapping[str, Any]) -> str:
@@ -347,7 +369,10 @@ def _build(config: ConfluenceConfig, name: str, context: SourceContext) -> Confl
             f"Confluence source {name} lists no spaces: set CONFLUENCE_SPACES (space keys, comma-separated)."
         )
     return ConfluenceSource(
-        name, config.url, spaces, username=config.username,
+        name,
+        config.url,
+        spaces,
+        username=config.username,
         api_token=config.api_token.get_secret_value() if config.api_token else None,
         token=config.token.get_secret_value() if config.token else None,
         include_blogposts=config.include_blogposts,

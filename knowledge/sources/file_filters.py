@@ -20,37 +20,127 @@ VENDORED = "vendored"
 GENERATED = "generated"
 LOCK_FILE = "lock file"
 
-_VENDORED_DIRS = frozenset({
-    "node_modules", "bower_components", "jspm_packages", "vendor", "third_party",
-    "dist", "build", "site-packages", ".venv", "venv", "__pycache__", ".yarn",
-})
+_VENDORED_DIRS = frozenset(
+    {
+        "node_modules",
+        "bower_components",
+        "jspm_packages",
+        "vendor",
+        "third_party",
+        "dist",
+        "build",
+        "site-packages",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".yarn",
+    }
+)
 
-_LOCK_FILES = frozenset({
-    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb",
-    "poetry.lock", "pipfile.lock", "pdm.lock", "uv.lock", "cargo.lock", "go.sum",
-    "composer.lock", "gemfile.lock", "mix.lock", "flake.lock", "packages.lock.json",
-    "podfile.lock", "pubspec.lock",
-})
+_LOCK_FILES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "bun.lockb",
+        "poetry.lock",
+        "pipfile.lock",
+        "pdm.lock",
+        "uv.lock",
+        "cargo.lock",
+        "go.sum",
+        "composer.lock",
+        "gemfile.lock",
+        "mix.lock",
+        "flake.lock",
+        "packages.lock.json",
+        "podfile.lock",
+        "pubspec.lock",
+    }
+)
 
 _GENERATED_SUFFIXES = (".min.js", ".min.css", ".js.map", ".css.map", "_pb2.py", "_pb2_grpc.py", ".pb.go")
 
-_SECRET_NAMES = frozenset({
-    ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", ".htpasswd", ".pgpass",
-    ".dockercfg", "known_hosts", "authorized_keys",
-})
+_SECRET_NAMES = frozenset(
+    {
+        ".netrc",
+        "_netrc",
+        ".npmrc",
+        ".pypirc",
+        ".git-credentials",
+        ".htpasswd",
+        ".pgpass",
+        ".dockercfg",
+        "known_hosts",
+        "authorized_keys",
+    }
+)
 _SECRET_PREFIXES = (".env", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "credentials", "secrets.")
 _SECRET_SUFFIXES = (
-    ".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".kdbx", ".ppk", ".tfstate",
-    ".tfstate.backup", ".secret", ".secrets",
+    ".pem",
+    ".key",
+    ".p12",
+    ".pfx",
+    ".jks",
+    ".keystore",
+    ".kdbx",
+    ".ppk",
+    ".tfstate",
+    ".tfstate.backup",
+    ".secret",
+    ".secrets",
 )
 
-_BINARY_SUFFIXES = frozenset({
-    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp", ".tiff", ".psd", ".pdf",
-    ".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar", ".jar", ".war", ".whl",
-    ".so", ".dylib", ".dll", ".exe", ".o", ".a", ".class", ".pyc", ".wasm",
-    ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp3", ".mp4", ".mov", ".avi", ".wav",
-    ".sqlite", ".db", ".parquet", ".npy", ".pkl",
-})
+_BINARY_SUFFIXES = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".bmp",
+        ".ico",
+        ".webp",
+        ".tiff",
+        ".psd",
+        ".pdf",
+        ".zip",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".7z",
+        ".rar",
+        ".tar",
+        ".jar",
+        ".war",
+        ".whl",
+        ".so",
+        ".dylib",
+        ".dll",
+        ".exe",
+        ".o",
+        ".a",
+        ".class",
+        ".pyc",
+        ".wasm",
+        ".woff",
+        ".woff2",
+        ".ttf",
+        ".otf",
+        ".eot",
+        ".mp3",
+        ".mp4",
+        ".mov",
+        ".avi",
+        ".wav",
+        ".sqlite",
+        ".db",
+        ".parquet",
+        ".npy",
+        ".pkl",
+    }
+)
 
 _PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 _BINARY_PROBE_BYTES = 8000  # how far git looks for a NUL byte (xdiff's buffer_is_binary)
@@ -88,8 +178,4 @@ def skip_reason(path: str, data: bytes, max_bytes: int) -> str | None:
 
 
 def _is_secret_name(name: str) -> bool:
-    return (
-        name in _SECRET_NAMES
-        or name.startswith(_SECRET_PREFIXES)
-        or name.endswith(_SECRET_SUFFIXES)
-    )
+    return name in _SECRET_NAMES or name.startswith(_SECRET_PREFIXES) or name.endswith(_SECRET_SUFFIXES)

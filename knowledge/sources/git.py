@@ -40,10 +40,25 @@ logger = logging.getLogger(__name__)
 _HEAD_REF = "refs/lorebot/head"
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 _FORMATS = {
-    ".py": "python", ".pyi": "python", ".md": "markdown", ".markdown": "markdown", ".rst": "rst",
-    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx",
-    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
-    ".go": "go", ".java": "java", ".rs": "rust", ".rb": "ruby", ".rake": "ruby", ".cs": "csharp",
+    ".py": "python",
+    ".pyi": "python",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".rst": "rst",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".go": "go",
+    ".java": "java",
+    ".rs": "rust",
+    ".rb": "ruby",
+    ".rake": "ruby",
+    ".cs": "csharp",
 }
 # Never wait for a password prompt: a scheduled sync has nobody to type it.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "LC_ALL": "C"}
@@ -111,8 +126,10 @@ class GitSource:
             return
         web = await self._web_repo()
         if web is None:
-            yield Notice(f"Repository {self._entry} has no known web host "
-                         "(GitHub, GitLab, Bitbucket), so its links are file paths.")
+            yield Notice(
+                f"Repository {self._entry} has no known web host "
+                "(GitHub, GitLab, Bitbucket), so its links are file paths."
+            )
         entries = await self._tree(head)
         if cursor is not None and await self._has_commit(cursor):
             changed = self._diff_changes(cursor, head, entries, web)
@@ -122,9 +139,7 @@ class GitSource:
             yield change
         yield Checkpoint(head)
 
-    async def _all_files(
-        self, head: str, entries: dict[str, _Entry], web: WebRepo | None
-    ) -> AsyncIterator[Change]:
+    async def _all_files(self, head: str, entries: dict[str, _Entry], web: WebRepo | None) -> AsyncIterator[Change]:
         eligible: set[str] = set()
         async for change in self._files(head, entries.values(), web):
             if isinstance(change, Document):
@@ -155,9 +170,7 @@ class GitSource:
                 yield Deletion(change.external_id)
             yield change
 
-    async def _files(
-        self, head: str, entries: Iterable[_Entry], web: WebRepo | None
-    ) -> AsyncIterator[Change]:
+    async def _files(self, head: str, entries: Iterable[_Entry], web: WebRepo | None) -> AsyncIterator[Change]:
         """A Document or Skipped for each entry, reading only blobs the path rules allow."""
         to_read: list[_Entry] = []
         for entry in entries:
@@ -199,8 +212,9 @@ class GitSource:
         if (self.clone_dir / "HEAD").exists():
             source = f"refs/heads/{self.branch}" if self.branch else "HEAD"
             try:
-                await self._git("fetch", "--quiet", "--no-tags", "--force", "--",
-                                self._remote, f"+{source}:{_HEAD_REF}")
+                await self._git(
+                    "fetch", "--quiet", "--no-tags", "--force", "--", self._remote, f"+{source}:{_HEAD_REF}"
+                )
             except _GitFailed as exc:
                 raise self._config_error("could not fetch", exc) from exc
         else:
@@ -218,8 +232,18 @@ class GitSource:
         branch = [f"--branch={self.branch}"] if self.branch else []
         logger.info("cloning %s into %s", strip_credentials(self.location), self.clone_dir)
         try:
-            await self._git("clone", "--quiet", "--bare", "--depth=1", "--no-tags", *branch, "--",
-                            self._remote, str(partial), cwd=self.clone_dir.parent)
+            await self._git(
+                "clone",
+                "--quiet",
+                "--bare",
+                "--depth=1",
+                "--no-tags",
+                *branch,
+                "--",
+                self._remote,
+                str(partial),
+                cwd=self.clone_dir.parent,
+            )
             await self._git("update-ref", _HEAD_REF, "HEAD", cwd=partial)
         except _GitFailed as exc:
             await asyncio.to_thread(shutil.rmtree, partial, True)
@@ -299,23 +323,24 @@ class GitSource:
         env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
         try:
             return await asyncio.create_subprocess_exec(
-                "git", *args, cwd=cwd, env=env,
+                "git",
+                *args,
+                cwd=cwd,
+                env=env,
                 stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
             )
         except FileNotFoundError as exc:
             if exc.filename != "git":  # a missing working directory, not a missing git
                 raise
-            raise SourceConfigError(
-                f"git is not installed (needed for the REPOS entry {self._entry})."
-            ) from exc
+            raise SourceConfigError(f"git is not installed (needed for the REPOS entry {self._entry}).") from exc
 
     def _config_error(self, action: str, exc: _GitFailed) -> SourceConfigError:
         logger.warning("%s: %s", self.name, exc)
         reason = exc.detail.splitlines()[-1] if exc.detail else "no detail"
         return SourceConfigError(
-            f"git {action} {self._entry} ({reason}); "
-            "check this REPOS entry (URL or path, branch, access)."
+            f"git {action} {self._entry} ({reason}); check this REPOS entry (URL or path, branch, access)."
         )
 
 

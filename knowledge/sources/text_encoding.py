@@ -20,8 +20,19 @@ UTF8_REPLACED = "utf-8 with replacement characters"
 
 # In order of preference when candidates tie: Western European first (cp1252 reads Latin-1 too).
 _CANDIDATES = (
-    "cp1252", "cp1250", "cp1251", "koi8_r", "cp1253", "cp1254", "cp1255", "cp1256",
-    "gb18030", "cp932", "euc_jp", "big5", "cp949",
+    "cp1252",
+    "cp1250",
+    "cp1251",
+    "koi8_r",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "gb18030",
+    "cp932",
+    "euc_jp",
+    "big5",
+    "cp949",
 )
 _CHAOS_TIE = 0.02
 _COHERENCE_TIE = 0.05
@@ -58,7 +69,8 @@ def _detect(data: bytes) -> str | None:
         return None
     best = matches[0]
     tied = [
-        match for match in matches
+        match
+        for match in matches
         if match.chaos <= best.chaos + _CHAOS_TIE and match.coherence >= best.coherence - _COHERENCE_TIE
     ]
     names = [name for match in tied for name in match.could_be_from_charset if name in _CANDIDATES]

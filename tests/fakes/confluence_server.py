@@ -80,8 +80,16 @@ class FakeConfluence:
         with self._lock:
             self.spaces[key] = name
 
-    def add_page(self, space: str, title: str, body: str, *, parent: str | None = None,
-                 when: datetime | None = None, type: str = "page") -> FakePage:
+    def add_page(
+        self,
+        space: str,
+        title: str,
+        body: str,
+        *,
+        parent: str | None = None,
+        when: datetime | None = None,
+        type: str = "page",
+    ) -> FakePage:
         with self._lock:
             self._next_id += 1
             page = FakePage(str(self._next_id), space, title, body, when or _now(), parent=parent, type=type)
@@ -110,8 +118,9 @@ class FakeConfluence:
         with self._lock:
             self.pages[page_id].space, self.pages[page_id].parent = space, None
 
-    def fail(self, count: int = 1, status: int = 500, *, retry_after: str | None = None,
-             delay: float = 0.0, path: str = "") -> None:
+    def fail(
+        self, count: int = 1, status: int = 500, *, retry_after: str | None = None, delay: float = 0.0, path: str = ""
+    ) -> None:
         with self._lock:
             self._faults.extend(Fault(status, retry_after, delay, path) for _ in range(count))
 
@@ -177,7 +186,8 @@ class FakeConfluence:
         if fault and fault.status:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             response: web.StreamResponse = web.json_response(
-                {"statusCode": fault.status, "message": "programmed fault"}, status=fault.status, headers=headers)
+                {"statusCode": fault.status, "message": "programmed fault"}, status=fault.status, headers=headers
+            )
         elif not self._authorized(request.headers.get("Authorization", "")):
             response = web.Response(status=401, text="Basic authentication with passwords is deprecated.")
         else:
@@ -212,8 +222,11 @@ class FakeConfluence:
     async def _list(self, request: web.Request) -> web.Response:
         query = request.query
         with self._lock:
-            found = [p for p in self._ordered() if p.space == query.get("spaceKey")
-                     and p.type == query.get("type", "page") and p.status == "current"]
+            found = [
+                p
+                for p in self._ordered()
+                if p.space == query.get("spaceKey") and p.type == query.get("type", "page") and p.status == "current"
+            ]
             return self._paged(request, found)
 
     async def _search(self, request: web.Request) -> web.Response:
@@ -232,8 +245,10 @@ class FakeConfluence:
         limit = min(int(request.query.get("limit", 25)), MAX_LIMIT)
         expand = _expand(request)
         body: dict[str, Any] = {
-            "results": [self._json(p, expand) for p in found[start:start + limit]],
-            "start": start, "limit": limit, "size": len(found[start:start + limit]),
+            "results": [self._json(p, expand) for p in found[start : start + limit]],
+            "start": start,
+            "limit": limit,
+            "size": len(found[start : start + limit]),
             "_links": {"base": self.url, "context": ""},
         }
         if start + limit < len(found):
@@ -243,9 +258,14 @@ class FakeConfluence:
 
     def _json(self, page: FakePage, expand: set[str]) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": page.id, "type": page.type, "status": page.status, "title": page.title,
-            "_links": {"webui": f"/display/{page.space}/{quote_plus(page.title)}",
-                       "self": f"{self.url}/rest/api/content/{page.id}"},
+            "id": page.id,
+            "type": page.type,
+            "status": page.status,
+            "title": page.title,
+            "_links": {
+                "webui": f"/display/{page.space}/{quote_plus(page.title)}",
+                "self": f"{self.url}/rest/api/content/{page.id}",
+            },
         }
         if "version" in expand:
             out["version"] = {"number": page.version, "when": page.when.isoformat(timespec="milliseconds")}

@@ -143,8 +143,11 @@ class LLMStub:
         reply = self._next_reply(request)
         await self._pause(reply.delay)
         if reply.status != 200:
-            error = {"message": reply.text, "type": _ERROR_TYPES.get(reply.status, "server_error"),
-                     "code": str(reply.status)}
+            error = {
+                "message": reply.text,
+                "type": _ERROR_TYPES.get(reply.status, "server_error"),
+                "code": str(reply.status),
+            }
             return web.json_response({"error": error}, status=reply.status, headers=reply.headers)
         if request.stream:
             return await self._stream(http_request, request, reply)
@@ -198,14 +201,19 @@ def _usage(text: str) -> dict[str, int]:
 
 def _chunk(completion_id: str, model: str, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
     return {
-        "id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
     }
 
 
 def _completion(model: str, text: str) -> dict[str, Any]:
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": _usage(text),

@@ -146,14 +146,26 @@ class FakeSlack:
         return f"1700000000.{next(self._ts):06d}"
 
     def user_message(
-        self, channel: str, text: str, user: str = "U0ALICE", thread_ts: str | None = None,
-        channel_type: str = "channel", **extra: Any,
+        self,
+        channel: str,
+        text: str,
+        user: str = "U0ALICE",
+        thread_ts: str | None = None,
+        channel_type: str = "channel",
+        **extra: Any,
     ) -> dict[str, Any]:
         """A message a person posts (stored in the channel's history), as its `message` event."""
         ts = self.new_ts()
         event: dict[str, Any] = {
-            "client_msg_id": str(uuid.uuid4()), "type": "message", "text": text, "user": user, "ts": ts,
-            "team": self.team_id, "channel": channel, "event_ts": ts, "channel_type": channel_type,
+            "client_msg_id": str(uuid.uuid4()),
+            "type": "message",
+            "text": text,
+            "user": user,
+            "ts": ts,
+            "team": self.team_id,
+            "channel": channel,
+            "event_ts": ts,
+            "channel_type": channel_type,
             "blocks": [{"type": "rich_text", "block_id": "b1", "elements": []}],
         }
         if thread_ts:
@@ -168,48 +180,79 @@ class FakeSlack:
         keys = ("client_msg_id", "text", "user", "ts", "team", "channel", "event_ts", "thread_ts", "blocks")
         return {"type": "app_mention", **{k: message[k] for k in keys if k in message}}
 
-    def reaction(self, channel: str, ts: str, reaction: str, user: str = "U0ALICE", added: bool = True) -> dict[str, Any]:
+    def reaction(
+        self, channel: str, ts: str, reaction: str, user: str = "U0ALICE", added: bool = True
+    ) -> dict[str, Any]:
         item_user = self.messages.get(channel, {}).get(ts, {}).get("user")
         return {
-            "type": "reaction_added" if added else "reaction_removed", "user": user, "reaction": reaction,
-            "item": {"type": "message", "channel": channel, "ts": ts}, "item_user": item_user,
+            "type": "reaction_added" if added else "reaction_removed",
+            "user": user,
+            "reaction": reaction,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "item_user": item_user,
             "event_ts": self.new_ts(),
         }
 
     async def send_event(self, event: dict[str, Any], event_id: str | None = None, retry_attempt: int = 0) -> str:
         """Push an `events_api` envelope; returns its envelope id."""
         envelope_id = str(uuid.uuid4())
-        await self._push({
-            "envelope_id": envelope_id,
-            "payload": {
-                "token": "verification-token", "team_id": self.team_id, "api_app_id": self.api_app_id,
-                "event": event, "type": "event_callback", "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-                "event_time": int(time.time()),
-                "authorizations": [{"enterprise_id": None, "team_id": self.team_id, "user_id": self.bot_user_id,
-                                    "is_bot": True, "is_enterprise_install": False}],
-                "is_ext_shared_channel": False, "event_context": f"4-{uuid.uuid4().hex}",
-            },
-            "type": "events_api",
-            "accepts_response_payload": False,
-            "retry_attempt": retry_attempt,
-            "retry_reason": "timeout" if retry_attempt else "",
-        })
+        await self._push(
+            {
+                "envelope_id": envelope_id,
+                "payload": {
+                    "token": "verification-token",
+                    "team_id": self.team_id,
+                    "api_app_id": self.api_app_id,
+                    "event": event,
+                    "type": "event_callback",
+                    "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+                    "event_time": int(time.time()),
+                    "authorizations": [
+                        {
+                            "enterprise_id": None,
+                            "team_id": self.team_id,
+                            "user_id": self.bot_user_id,
+                            "is_bot": True,
+                            "is_enterprise_install": False,
+                        }
+                    ],
+                    "is_ext_shared_channel": False,
+                    "event_context": f"4-{uuid.uuid4().hex}",
+                },
+                "type": "events_api",
+                "accepts_response_payload": False,
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+            }
+        )
         return envelope_id
 
-    async def send_command(self, text: str, channel: str = "C0GENERAL", user: str = "U0ALICE", command: str = "/ask") -> str:
+    async def send_command(
+        self, text: str, channel: str = "C0GENERAL", user: str = "U0ALICE", command: str = "/ask"
+    ) -> str:
         envelope_id = str(uuid.uuid4())
-        await self._push({
-            "envelope_id": envelope_id,
-            "payload": {
-                "token": "verification-token", "team_id": self.team_id, "team_domain": "lorebot-test",
-                "channel_id": channel, "channel_name": "general", "user_id": user, "user_name": "alice",
-                "command": command, "text": text, "api_app_id": self.api_app_id, "is_enterprise_install": "false",
-                "response_url": f"http://127.0.0.1:{self.port}/response/{envelope_id}",
-                "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:12]}",
-            },
-            "type": "slash_commands",
-            "accepts_response_payload": True,
-        })
+        await self._push(
+            {
+                "envelope_id": envelope_id,
+                "payload": {
+                    "token": "verification-token",
+                    "team_id": self.team_id,
+                    "team_domain": "lorebot-test",
+                    "channel_id": channel,
+                    "channel_name": "general",
+                    "user_id": user,
+                    "user_name": "alice",
+                    "command": command,
+                    "text": text,
+                    "api_app_id": self.api_app_id,
+                    "is_enterprise_install": "false",
+                    "response_url": f"http://127.0.0.1:{self.port}/response/{envelope_id}",
+                    "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:12]}",
+                },
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+            }
+        )
         return envelope_id
 
     async def _push(self, envelope: dict[str, Any]) -> None:
@@ -225,11 +268,16 @@ class FakeSlack:
         await socket.prepare(request)
         self._sockets.append(socket)
         self.connections += 1
-        await socket.send_str(json.dumps({
-            "type": "hello", "num_connections": len(self._sockets),
-            "debug_info": {"host": "fake-applink", "approximate_connection_time": 18060},
-            "connection_info": {"app_id": self.api_app_id},
-        }))
+        await socket.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": len(self._sockets),
+                    "debug_info": {"host": "fake-applink", "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": self.api_app_id},
+                }
+            )
+        )
         await self._notify()
         try:
             async for message in socket:
@@ -250,7 +298,9 @@ class FakeSlack:
             args.update(await request.json())
         else:
             for key, value in (await request.post()).items():
-                args[key] = json.loads(value) if key in ("blocks", "prompts", "view") and isinstance(value, str) else value
+                args[key] = (
+                    json.loads(value) if key in ("blocks", "prompts", "view") and isinstance(value, str) else value
+                )
         return args
 
     async def _response_url(self, request: web.Request) -> web.Response:
@@ -286,17 +336,31 @@ class FakeSlack:
         return web.json_response(body)
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://lorebot-test.slack.com/", "team": "Lorebot Test", "user": "lorebot",
-                "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
-                "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://lorebot-test.slack.com/",
+            "team": "Lorebot Test",
+            "user": "lorebot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={uuid.uuid4()}&app_id={self.api_app_id}"}
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self.new_ts()
-        message = {"type": "message", "text": args.get("text", ""), "user": self.bot_user_id, "bot_id": self.bot_id,
-                   "ts": ts, "team": self.team_id, "blocks": args.get("blocks", [])}
+        message = {
+            "type": "message",
+            "text": args.get("text", ""),
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "ts": ts,
+            "team": self.team_id,
+            "blocks": args.get("blocks", []),
+        }
         if args.get("thread_ts"):
             message["thread_ts"] = args["thread_ts"]
         self.messages.setdefault(args["channel"], {})[ts] = message
