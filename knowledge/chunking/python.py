@@ -11,25 +11,14 @@ from __future__ import annotations
 
 import ast
 import warnings
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from knowledge.chunking.text import build_chunk, split_lines, windows
+from knowledge.chunking.text import Span, chunk_spans, split_lines
 from knowledge.documents import Chunk, Document
 
 MAX_CLASS_LINES = 80
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-@dataclass(frozen=True)
-class _Span:
-    """Lines `start`..`end` (1-based, inclusive) of the definition `qualname` (empty: module level)."""
-
-    start: int
-    end: int
-    qualname: tuple[str, ...] = ()
-    definition: bool = False
 
 
 def module_name(path: str) -> str:
@@ -49,18 +38,8 @@ def chunk_python(document: Document) -> list[Chunk]:
         tree = ast.parse(document.content, filename=source_path)
     lines = split_lines(document.content)
     module = module_name(source_path)
-    chunks: list[Chunk] = []
-    spans = _Splitter(lines).body_spans(tree.body, (), 1, None) or [_Span(1, len(lines))]
-    for span in spans:
-        symbol = ".".join((module, *span.qualname))
-        label = ".".join(span.qualname)
-        if span.definition:
-            pieces = [(span.start, span.end, "\n".join(lines[span.start - 1 : span.end]))]
-        else:
-            pieces = list(windows(lines, span.start, span.end))
-        for start, end, text in pieces:
-            chunks.append(build_chunk(document, len(chunks), start, end, text, symbol, label))
-    return chunks
+    spans = _Splitter(lines).body_spans(tree.body, (), 1, None) or [Span(1, len(lines))]
+    return chunk_spans(document, lines, spans, (module,))
 
 
 class _Splitter:
@@ -69,20 +48,20 @@ class _Splitter:
 
     def body_spans(
         self, body: list[ast.stmt], qualname: tuple[str, ...], start: int, header_end: int | None
-    ) -> list[_Span]:
+    ) -> list[Span]:
         """Spans of a module or class body; loose statements group into runs between definitions.
 
         The first run starts at `start` (line 1, or the class's first decorator); a class
         passes `header_end` so its header is a span even when a method comes first.
         """
-        spans: list[_Span] = []
+        spans: list[Span] = []
         run_start: int | None = start
         run_end = header_end
         previous_end = start - 1 if header_end is None else header_end
         for statement in body:
             if isinstance(statement, _DEFINITIONS):
                 if run_start is not None and run_end is not None:
-                    spans.append(_Span(run_start, run_end, qualname))
+                    spans.append(Span(run_start, run_end, qualname))
                     previous_end = run_end
                 first = self._definition_start(statement, previous_end)
                 spans.extend(self.definition_spans(statement, qualname, first))
@@ -93,16 +72,16 @@ class _Splitter:
                     run_start = statement.lineno
                 run_end = statement.end_lineno
         if run_start is not None and run_end is not None:
-            spans.append(_Span(run_start, run_end, qualname))
+            spans.append(Span(run_start, run_end, qualname))
         return spans
 
     def definition_spans(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, outer: tuple[str, ...], start: int
-    ) -> list[_Span]:
+    ) -> list[Span]:
         qualname = (*outer, node.name)
         end = node.end_lineno or node.lineno
         if not isinstance(node, ast.ClassDef) or end - start + 1 <= MAX_CLASS_LINES:
-            return [_Span(start, end, qualname, definition=True)]
+            return [Span(start, end, qualname, definition=True)]
         first = node.body[0]
         first_line = self._definition_start(first, node.lineno) if isinstance(first, _DEFINITIONS) else first.lineno
         return self.body_spans(node.body, qualname, start, first_line - 1)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from knowledge.chunking.grammars import GRAMMARS, Declaration, Grammar, Scope
 from knowledge.chunking.python import MAX_CLASS_LINES
-from knowledge.chunking.text import MAX_CHARS, build_chunk, chunk_text, split_lines, windows
+from knowledge.chunking.text import MAX_CHARS, Span, chunk_spans, chunk_text, split_lines
 from knowledge.documents import Chunk, Document
 
 if TYPE_CHECKING:
@@ -33,17 +33,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FORMATS = frozenset(GRAMMARS)
-
-
-@dataclass(frozen=True)
-class _Span:
-    """Lines `start`..`end` (1-based, inclusive) of `qualname` (empty: file level) under `prefix` (the package)."""
-
-    start: int
-    end: int
-    qualname: tuple[str, ...] = ()
-    prefix: tuple[str, ...] = ()
-    definition: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,17 +59,7 @@ def chunk_code(document: Document) -> list[Chunk]:
     spans = splitter.body_spans(splitter.entries(tree.root_node.named_children, (), ()), (), (), 1, None)
     if tree.root_node.has_error and not any(span.definition for span in spans):
         raise SyntaxError(f"no {grammar.language} declaration found in a tree with syntax errors")
-    chunks: list[Chunk] = []
-    for span in spans:
-        symbol = ".".join((*span.prefix, *span.qualname))
-        label = ".".join(span.qualname)
-        if span.definition:
-            pieces = [(span.start, span.end, "\n".join(lines[span.start - 1 : span.end]))]
-        else:
-            pieces = list(windows(lines, span.start, span.end))
-        for start, end, text in pieces:
-            chunks.append(build_chunk(document, len(chunks), start, end, text, symbol, label))
-    return chunks
+    return chunk_spans(document, lines, spans)
 
 
 def first_line(node: Node) -> int:
@@ -129,13 +108,13 @@ class _Splitter:
         prefix: tuple[str, ...],
         start: int,
         header_end: int | None,
-    ) -> list[_Span]:
+    ) -> list[Span]:
         """Spans of a file or class body: loose statements group into runs between declarations.
 
         The first run starts at `start` (line 1, or the class's first line); a class passes
         `header_end` so its header is a span even when a member comes first.
         """
-        spans: list[_Span] = []
+        spans: list[Span] = []
         run_start: int | None = start
         run_end = header_end
         floor = start - 1 if header_end is None else header_end  # comments above a declaration stay below it
@@ -163,11 +142,11 @@ class _Splitter:
             _add_run(spans, run_start, run_end, qualname, prefix)
         return spans
 
-    def _declaration_spans(self, entry: _Entry, first: int) -> list[_Span]:
+    def _declaration_spans(self, entry: _Entry, first: int) -> list[Span]:
         declaration = entry.declaration
         assert declaration is not None
         qualname = (*entry.qualname, *declaration.name)
-        whole = [_Span(first, entry.end, qualname, entry.prefix, definition=True)]
+        whole = [Span(first, entry.end, qualname, entry.prefix, definition=True)]
         if not declaration.container or entry.end - first + 1 <= MAX_CLASS_LINES:
             return whole
         body = declaration.node.child_by_field_name("body")
@@ -196,10 +175,10 @@ class _Splitter:
 
 
 def _add_run(
-    spans: list[_Span], start: int | None, end: int, qualname: tuple[str, ...], prefix: tuple[str, ...]
+    spans: list[Span], start: int | None, end: int, qualname: tuple[str, ...], prefix: tuple[str, ...]
 ) -> None:
     if start is not None and end >= start:
-        spans.append(_Span(start, end, qualname, prefix))
+        spans.append(Span(start, end, qualname, prefix))
 
 
 @cache

@@ -8,7 +8,8 @@ longer than the character cap (minified code, data), which is cut on whitespace.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from knowledge.chunking.identifiers import chunk_keywords
 from knowledge.documents import Chunk, Document
@@ -77,6 +78,35 @@ def build_chunk(
         start_line=start,
         end_line=end,
     )
+
+
+@dataclass(frozen=True)
+class Span:
+    """Lines `start`..`end` (1-based, inclusive) of `qualname` (empty: file level) under
+    `prefix` (a module or package), as the syntax chunkers find them."""
+
+    start: int
+    end: int
+    qualname: tuple[str, ...] = ()
+    prefix: tuple[str, ...] = ()
+    definition: bool = False
+
+
+def chunk_spans(
+    document: Document, lines: list[str], spans: Iterable[Span], prefix: tuple[str, ...] = ()
+) -> list[Chunk]:
+    """A chunk per definition span, line windows over the spans between definitions."""
+    chunks: list[Chunk] = []
+    for span in spans:
+        symbol = ".".join((*prefix, *span.prefix, *span.qualname))
+        label = ".".join(span.qualname)
+        if span.definition:
+            pieces = [(span.start, span.end, "\n".join(lines[span.start - 1 : span.end]))]
+        else:
+            pieces = list(windows(lines, span.start, span.end))
+        for start, end, text in pieces:
+            chunks.append(build_chunk(document, len(chunks), start, end, text, symbol, label))
+    return chunks
 
 
 def chunk_text(document: Document) -> list[Chunk]:
