@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,15 +86,16 @@ CHUNKS = [
 ]
 
 
-async def build_index(directory: Path, embedder) -> SqliteIndex:
+async def build_index(directory: Path, embedder, chunks: Sequence[Chunk] = CHUNKS) -> SqliteIndex:
+    """A real embedded index of `chunks`, embedded with the real model."""
     index = SqliteIndex(directory)
     await index.bind_model(embedder.model_name, embedder.dimension)
     by_document: dict[tuple[str, str], list[Chunk]] = {}
-    for chunk in CHUNKS:
+    for chunk in chunks:
         by_document.setdefault((chunk.source, chunk.document_id), []).append(chunk)
-    for (source, document_id), chunks in by_document.items():
-        vectors = await embedder.embed([chunk.embedding_text for chunk in chunks])
-        await index.replace_document(source, document_id, chunks, vectors)
+    for (source, document_id), document_chunks in by_document.items():
+        vectors = await embedder.embed([chunk.embedding_text for chunk in document_chunks])
+        await index.replace_document(source, document_id, document_chunks, vectors)
     return index
 
 

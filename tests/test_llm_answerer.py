@@ -20,6 +20,7 @@ from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from tests.fakes.llm_server import LLMStub, RecordedRequest, Reply
+from tests.slack_harness import build_index
 
 MODEL = "openai/stub-model"
 FALLBACK = "openai/stub-fallback"
@@ -81,12 +82,7 @@ class RecordingIndex:
 
 
 async def make_index(directory: Path, chunks: Sequence[Chunk], embedder) -> RecordingIndex:
-    index = SqliteIndex(directory)
-    await index.bind_model(embedder.model_name, embedder.dimension)
-    for chunk in chunks:
-        vectors = await embedder.embed([chunk.embedding_text])
-        await index.replace_document(chunk.source, chunk.document_id, [chunk], vectors)
-    return RecordingIndex(index)
+    return RecordingIndex(await build_index(directory, embedder, chunks))
 
 
 @pytest.fixture
