@@ -61,7 +61,8 @@ async def main() -> None:
 
         count, rate = await embedding_throughput(embedder, settings, repo)
         print(
-            f"embedding throughput: {rate:.1f} chunks/s over {count} code chunks (batch {settings.embedding_batch_size})"
+            f"embedding throughput: {rate:.1f} chunks/s over {count} code chunks "
+            f"(batch {settings.embedding_batch_size})"
         )
 
         questions = load_questions(ANSWERABLE)

@@ -58,7 +58,8 @@ async def verify_tokens(client: AsyncWebClient, app_token: str) -> BotIdentity:
         auth = await client.auth_test()
     except SlackApiError as exc:
         raise SlackTokenError(
-            f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}); set it to the app's Bot User OAuth Token (xoxb-…)."
+            f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}); "
+            "set it to the app's Bot User OAuth Token (xoxb-…)."
         ) from exc
     except (ClientError, OSError) as exc:
         raise SlackTokenError(f"Cannot reach Slack at {client.base_url} to check SLACK_BOT_TOKEN ({exc}).") from exc
