@@ -49,6 +49,7 @@ class Settings(BaseSettings):
 
     weaviate_url: str | None = None
     weaviate_api_key: SecretStr | None = None
+    weaviate_grpc_url: str | None = None
 
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = 32

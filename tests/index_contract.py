@@ -19,6 +19,7 @@ from knowledge.documents import Chunk
 from knowledge.index import IndexModelMismatch, SearchFilters, SearchIndex
 
 MODEL = "all-MiniLM-L6-v2"
+NO_FILTERS = SearchFilters()
 
 
 @dataclass
@@ -118,7 +119,7 @@ class IndexContract:
         await index.close()
 
     async def search(self, index: SearchIndex, corpus: Corpus, text: str, k: int = 5, alpha: float = 0.5,
-                     filters: SearchFilters = SearchFilters()):
+                     filters: SearchFilters = NO_FILTERS):
         return await index.query(text, corpus.embed(text), k, alpha, filters)
 
     async def test_finds_code_by_identifier_and_by_its_words(self, index, corpus):
@@ -291,3 +292,7 @@ class IndexContract:
         finally:
             await reader.close()
         assert all(checks > 0 for checks in results[1:])
+
+    async def test_splits_identifiers_in_questions_like_the_indexed_keywords(self, index, corpus):
+        assert paths(await self.search(index, corpus, "refreshAccessToken", alpha=0.0))[0] == "auth/tokens.py"
+        assert paths(await self.search(index, corpus, "CheckQuota limits", alpha=0.0))[0] == "quota/limits.py"

@@ -17,16 +17,17 @@ from urllib.parse import urlparse
 
 import numpy as np
 import weaviate
+from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.config import Configure, DataType, Property, Tokenization
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import Auth
-from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
 from weaviate.util import generate_uuid5
 
 from knowledge.documents import Chunk
 from knowledge.index import IndexModelMismatch, IndexStats, SearchFilters, SearchHit
 from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS
+from knowledge.index.keywords import query_terms
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,17 @@ _FIELDS = ("source", "document_id", "kind", "url", "path", "symbol", "anchor", "
 _NUMBERS = ("ordinal", "start_line", "end_line")
 _META_ID = generate_uuid5("lorebot-index-meta")
 _BATCH = 200
+_NO_FILTERS = SearchFilters()
 # "(Result Set keyword,bm25) Document …: original score 2.5, normalized score: 0.35"
 _EXPLAIN = re.compile(
     r"Result Set '?(\w+)[^)]*\) Document [^:]+: original score [^,]+, normalized score: ([\d.eE+-]+)"
 )
+
+
+def keyword_query(text: str) -> str:
+    """The terms the embedded index searches for (words and their camelCase/snake_case
+    parts, no stopwords), unquoted and space-separated; empty when none are left."""
+    return " ".join(term.strip('"') for term in query_terms(text))
 
 
 def _boosted_fields() -> list[str]:
@@ -48,7 +56,7 @@ def _boosted_fields() -> list[str]:
 
 
 def _properties() -> list[Property]:
-    exact = dict(data_type=DataType.TEXT, tokenization=Tokenization.FIELD, index_searchable=False)
+    exact = {"data_type": DataType.TEXT, "tokenization": Tokenization.FIELD, "index_searchable": False}
     return [
         *(Property(name=name, data_type=DataType.TEXT, tokenization=Tokenization.WORD) for name in _TEXT),
         *(Property(name=name, **exact) for name in _FIELDS),
@@ -92,19 +100,36 @@ def side_scores(explain: str, alpha: float) -> tuple[float, float]:
     return keyword, vector
 
 
+def grpc_endpoint(http_url: str, grpc_url: str | None) -> tuple[str, int, bool]:
+    """(host, port, secure) of the gRPC API: from `grpc_url` (e.g. https://grpc.example.com:443;
+    port 443 for https, else 50051, when it names none), else the HTTP host at 50051."""
+    if not grpc_url:
+        parsed = urlparse(http_url)
+        return parsed.hostname or "localhost", 50051, parsed.scheme == "https"
+    parsed = urlparse(grpc_url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"the Weaviate gRPC URL must look like https://host:port or http://host:port, not {grpc_url!r}")
+    secure = parsed.scheme == "https"
+    return parsed.hostname, parsed.port or (443 if secure else 50051), secure
+
+
 class WeaviateIndex:
+    """`grpc_url` names the gRPC API when it is not on the HTTP host at port 50051
+    (e.g. `https://grpc.example.com:443`)."""
+
     def __init__(self, url: str, api_key: str | None = None, collection: str = "LorebotChunk",
-                 grpc_port: int = 50051) -> None:
+                 grpc_url: str | None = None) -> None:
         parsed = urlparse(url)
         secure = parsed.scheme == "https"
         auth = Auth.api_key(api_key) if api_key else None
         host = parsed.hostname or "localhost"
-        if host.endswith((".weaviate.cloud", ".weaviate.network")):
+        if not grpc_url and host.endswith((".weaviate.cloud", ".weaviate.network")):
             self._client = weaviate.use_async_with_weaviate_cloud(url, auth_credentials=auth)
         else:
+            grpc_host, grpc_port, grpc_secure = grpc_endpoint(url, grpc_url)
             self._client = weaviate.use_async_with_custom(
                 http_host=host, http_port=parsed.port or (443 if secure else 8080), http_secure=secure,
-                grpc_host=host, grpc_port=grpc_port, grpc_secure=secure, auth_credentials=auth,
+                grpc_host=grpc_host, grpc_port=grpc_port, grpc_secure=grpc_secure, auth_credentials=auth,
             )
         self.name = collection
         self._ready = asyncio.Lock()
@@ -186,14 +211,14 @@ class WeaviateIndex:
         return found
 
     async def query(
-        self, text: str, vector: np.ndarray, k: int, alpha: float, filters: SearchFilters = SearchFilters()
+        self, text: str, vector: np.ndarray, k: int, alpha: float, filters: SearchFilters = _NO_FILTERS
     ) -> list[SearchHit]:
-        if k <= 0:
+        if k <= 0 or (alpha == 0.0 and not keyword_query(text)):
             return []
         collection, _ = await self._collections()
         query_vector = np.asarray(vector, dtype=np.float32).ravel()
         response = await collection.query.hybrid(
-            query=text.strip() or None, vector=query_vector.tolist(),
+            query=keyword_query(text), vector=query_vector.tolist(),
             alpha=alpha, fusion_type=HybridFusion.RELATIVE_SCORE,
             query_properties=_boosted_fields(),
             limit=k, filters=_filters(filters), include_vector=True,
