@@ -54,10 +54,8 @@ from knowledge.index.weaviate_schema import (
     already_exists,
     chunk_properties,
     document_filter,
-    first_line,
     grpc_endpoint,
     inverted_index,
-    is_unreachable,
     keyword_query,
     meta_properties,
     object_uuid,
@@ -66,6 +64,7 @@ from knowledge.index.weaviate_schema import (
     still_loading,
     to_chunk,
     to_properties,
+    unreachable,
 )
 
 __all__ = ["WeaviateIndex", "grpc_endpoint", "side_scores"]
@@ -123,13 +122,14 @@ class WeaviateIndex:
         except TimeoutError:
             raise self._unavailable(f"no answer within {timeout:g} s") from None
         except Exception as error:
-            if is_unreachable(error):
-                raise self._unavailable(first_line(error)) from error
-            raise
+            detail = unreachable(error)
+            if detail is None:
+                raise
+            raise self._unavailable(detail) from error
 
     def _unavailable(self, detail: str) -> SearchIndexUnavailable:
         return SearchIndexUnavailable(
-            f"The search index (Weaviate at {self.url}) is unreachable: {detail} — is the server running, "
+            f"The search index (Weaviate at {self.url}) is unreachable: {detail}. Is the server running, "
             "and are its HTTP and gRPC addresses right?"
         )
 
@@ -183,8 +183,8 @@ class WeaviateIndex:
         chunks, meta = await self._collections()
         try:
             return await self._call(call(chunks, meta), self._query_timeout)
-        except WeaviateBaseError:
-            if await self._gone():
+        except WeaviateBaseError as error:
+            if still_loading(error) or await self._gone():  # just created again elsewhere, or deleted
                 return empty
             raise
 
@@ -194,10 +194,10 @@ class WeaviateIndex:
         chunks, meta = await self._collections()
         try:
             return await write(chunks, meta)
-        except WeaviateBaseError:
-            if not await self._gone():
+        except WeaviateBaseError as error:
+            if not still_loading(error) and not await self._gone():
                 raise
-        logger.info("Weaviate collection %s was deleted by another handle: creating it again", self.name)
+        logger.info("Weaviate collection %s was deleted or re-created by another handle: writing again", self.name)
         await self._create_missing()
         if self._bound:
             await self._store_binding(meta, *self._bound)
@@ -210,8 +210,8 @@ class WeaviateIndex:
         while True:
             try:
                 result = await self._call(chunks.data.delete_many(where=where), self._insert_timeout)
-            except WeaviateBaseError:
-                if await self._gone():
+            except WeaviateBaseError as error:
+                if still_loading(error) or await self._gone():  # nothing there to delete
                     return
                 raise
             if result.failed:

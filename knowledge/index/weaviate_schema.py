@@ -146,19 +146,33 @@ def grpc_endpoint(http_url: str, grpc_url: str | None) -> tuple[str, int, bool]:
     return parsed.hostname, parsed.port or (443 if secure else 50051), secure
 
 
-_UNREACHABLE = (WeaviateConnectionError, WeaviateStartUpError, WeaviateTimeoutError, WeaviateGRPCUnavailableError,
-                WeaviateRetryError, ConnectionError, httpx.TransportError)
+_CANNOT_CONNECT = (WeaviateConnectionError, WeaviateStartUpError, ConnectionError, httpx.ConnectError)
+_NO_ANSWER = (WeaviateTimeoutError, httpx.TimeoutException)
+_GRPC_GONE = (WeaviateGRPCUnavailableError, WeaviateRetryError)
 # gRPC statuses the client wraps into query, batch and delete errors when the server is gone or mute.
-_UNREACHABLE_STATUS = re.compile(r"UNAVAILABLE|DEADLINE_EXCEEDED|Deadline Exceeded|failed to connect", re.IGNORECASE)
+_GONE_STATUS = re.compile(r"UNAVAILABLE|failed to connect", re.IGNORECASE)
+_MUTE_STATUS = re.compile(r"DEADLINE_EXCEEDED|Deadline Exceeded", re.IGNORECASE)
 
 
-def is_unreachable(error: BaseException) -> bool:
-    """Whether `error` means the server could not be reached or did not answer (not that it refused)."""
-    if isinstance(error, _UNREACHABLE):
-        return True
+def unreachable(error: BaseException) -> str | None:
+    """What went wrong, in a few words, when `error` means the server could not be reached or
+    did not answer; None for any other error (one the server answered with)."""
     if isinstance(error, grpc.aio.AioRpcError):
-        return error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-    return isinstance(error, WeaviateBaseError) and bool(_UNREACHABLE_STATUS.search(str(error)))
+        error = WeaviateBaseError(f"{error.code().name} {error.details()}")
+    if isinstance(error, _CANNOT_CONNECT):
+        return "cannot connect to it"
+    if isinstance(error, _NO_ANSWER):
+        return "it did not answer in time"
+    if isinstance(error, _GRPC_GONE):
+        return "its gRPC API does not answer"
+    if isinstance(error, httpx.TransportError):
+        return f"the connection failed ({type(error).__name__})"
+    if isinstance(error, WeaviateBaseError):
+        if _MUTE_STATUS.search(str(error)):
+            return "it did not answer in time"
+        if _GONE_STATUS.search(str(error)):
+            return "its gRPC API does not answer"
+    return None
 
 
 def already_exists(error: WeaviateBaseError) -> bool:
@@ -169,8 +183,3 @@ def already_exists(error: WeaviateBaseError) -> bool:
 def still_loading(error: WeaviateBaseError) -> bool:
     """A collection in the schema whose index this node has not loaded yet (just created elsewhere)."""
     return "non-existing index" in str(error)
-
-
-def first_line(error: BaseException, limit: int = 240) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
