@@ -172,3 +172,36 @@ async def test_a_closed_handle_connects_again(handle, corpus, embedder):
     await handle.close()
     hits = await handle.query("paged at night", corpus.embed("paged at night"), 5, 0.5)
     assert [hit.chunk.document_id for hit in hits] == ["oncall"]
+
+
+async def test_sync_and_ask_end_to_end_on_weaviate(weaviate_server, tmp_path):
+    """`lorebot sync` and `lorebot ask` with WEAVIATE_URL and WEAVIATE_GRPC_URL set: the whole
+    pipeline, on the default collection of a server started for the tests."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from tests.sample_repo import SAMPLE_INDEXED, SampleRepo
+
+    if not weaviate_server.own:
+        pytest.skip("writes the default collection: only on a server started for the tests")
+    repo = SampleRepo.with_sample_files(tmp_path / "widgets")
+    env = {"DATA_DIR": str(tmp_path / "data"), "REPOS": str(repo.path),
+           "WEAVIATE_URL": weaviate_server.url, "WEAVIATE_GRPC_URL": weaviate_server.grpc_url}
+    try:
+        synced = await asyncio.to_thread(CliRunner().invoke, app, ["sync", "--full", "--json"], env=env)
+        assert synced.exit_code == 0, synced.output
+        (summary,) = json.loads(synced.stdout)["sources"]
+        assert summary["error"] is None and summary["added"] == len(SAMPLE_INDEXED)
+        asked = await asyncio.to_thread(CliRunner().invoke, app, ["ask", "How do I add a user to the user store?",
+                                                                  "--json"], env=env)
+        assert asked.exit_code == 0, asked.output
+        answer = json.loads(asked.stdout)
+        assert answer["abstained"] is False and "[1]" in answer["answer"]
+        assert any(c["url"].startswith("https://github.com/acme/widgets/blob/") for c in answer["citations"])
+        assert not (tmp_path / "data" / "index").exists()  # nothing went to the embedded index
+    finally:
+        index = weaviate_server.index("LorebotChunk")
+        await index.clear()
+        await index.close()
