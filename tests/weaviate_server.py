@@ -2,7 +2,7 @@
 started single-node on free loopback ports with its data in a temporary directory.
 
     python -m tests.weaviate_server build   # build (or find) the cached binary, print its path
-    python -m tests.weaviate_server run     # start one and print its URLs until Ctrl-C
+    python -m tests.weaviate_server run     # start one and print its URLs; Ctrl-C or SIGTERM stops it
 
 The binary is cached outside the checkout, keyed on the tag:
 `${XDG_CACHE_HOME:-~/.cache}/lorebot/weaviate/<tag>-loopback/bin/weaviate-server`.
@@ -26,6 +26,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -323,10 +324,11 @@ def main(argv: list[str]) -> int:
         if command == "build":
             print(ensure_binary())
         elif command == "run":
+            for stop in (signal.SIGINT, signal.SIGTERM):  # also when started in the background (SIGINT ignored)
+                signal.signal(stop, lambda *_: sys.exit(0))
             with running_server() as server:
                 print(f"WEAVIATE_URL={server.url} WEAVIATE_GRPC_URL={server.grpc_url}", flush=True)
-                with contextlib.suppress(KeyboardInterrupt):
-                    server.process.wait()
+                server.process.wait()
         else:
             print(__doc__)
             return 2
