@@ -47,7 +47,9 @@ class Runtime:
         if settings.weaviate_url:
             from knowledge.index.weaviate import WeaviateIndex
 
-            return WeaviateIndex(settings.weaviate_url, secret_value(settings.weaviate_api_key))
+            return WeaviateIndex(
+                settings.weaviate_url, secret_value(settings.weaviate_api_key), grpc_url=settings.weaviate_grpc_url
+            )
         from knowledge.index.sqlite import SqliteIndex
 
         return SqliteIndex(settings.index_dir)

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
 
     weaviate_url: str | None = None
     weaviate_api_key: SecretStr | None = None
+    weaviate_grpc_url: str | None = None
 
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = 32
@@ -114,13 +115,18 @@ class Settings(BaseSettings):
         confluence = {
             key: value
             for key, value in {
-                "url": self.confluence_url, "username": self.confluence_username,
-                "api_token": self.confluence_api_token, "token": self.confluence_token,
-                "spaces": self.confluence_spaces or None, "include_blogposts": self.confluence_include_blogposts,
+                "url": self.confluence_url,
+                "username": self.confluence_username,
+                "api_token": self.confluence_api_token,
+                "token": self.confluence_token,
+                "spaces": self.confluence_spaces or None,
+                "include_blogposts": self.confluence_include_blogposts,
             }.items()
             if value is not None
         }
-        entries = [{**confluence, **entry} if entry.get("kind") == "confluence" else dict(entry) for entry in self.sources]
+        entries = [
+            {**confluence, **entry} if entry.get("kind") == "confluence" else dict(entry) for entry in self.sources
+        ]
         entries += [{"kind": "git", "url": spec} for spec in self.repos]
         in_file = any(entry.get("kind") == "confluence" for entry in self.sources)
         if self.confluence_spaces or (self.confluence_url and not in_file):

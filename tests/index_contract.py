@@ -3,14 +3,15 @@
 A test module subclasses `IndexContract` and provides two fixtures: `store`, an
 `IndexStore` that opens handles on one fresh, empty index (every handle sees the same
 data, as separate processes would), and `corpus` (from `tests/test_index_contract.py`).
-Implementations without transactions set `atomic_replace = False`.
+Implementations without transactions set `atomic_replace = False`; they must still keep
+a whole version of a document visible while it is replaced (it never vanishes).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from knowledge.documents import Chunk
 from knowledge.index import IndexModelMismatch, SearchFilters, SearchIndex
 
 MODEL = "all-MiniLM-L6-v2"
+NO_FILTERS = SearchFilters()
 
 
 @dataclass
@@ -29,61 +31,109 @@ class IndexStore:
 
 def code_chunk(document_id: str, ordinal: int, symbol: str, text: str, keywords: str, source: str = "repo") -> Chunk:
     return Chunk(
-        source=source, document_id=document_id, ordinal=ordinal, kind="code",
-        title=f"{document_id} {symbol}", url=f"https://git.example/{document_id}#L{ordinal}",
-        path=document_id, text=text, keywords=f"{document_id} {keywords}", symbol=symbol,
-        start_line=ordinal * 10 + 1, end_line=ordinal * 10 + 9,
+        source=source,
+        document_id=document_id,
+        ordinal=ordinal,
+        kind="code",
+        title=f"{document_id} {symbol}",
+        url=f"https://git.example/{document_id}#L{ordinal}",
+        path=document_id,
+        text=text,
+        keywords=f"{document_id} {keywords}",
+        symbol=symbol,
+        start_line=ordinal * 10 + 1,
+        end_line=ordinal * 10 + 9,
     )
 
 
 def page_chunk(document_id: str, ordinal: int, title: str, text: str, source: str = "wiki") -> Chunk:
     return Chunk(
-        source=source, document_id=document_id, ordinal=ordinal, kind="page", title=title,
-        url=f"https://wiki.example/{document_id}", path="", text=text, keywords=title, anchor=f"s{ordinal}",
+        source=source,
+        document_id=document_id,
+        ordinal=ordinal,
+        kind="page",
+        title=title,
+        url=f"https://wiki.example/{document_id}",
+        path="",
+        text=text,
+        keywords=title,
+        anchor=f"s{ordinal}",
     )
 
 
 # A small team's knowledge: code in "repo", pages in "wiki". Document id → chunks.
 DOCUMENTS: dict[str, list[Chunk]] = {
     "billing/retry.py": [
-        code_chunk("billing/retry.py", 0, "billing.retry.retry_with_backoff",
-                   "def retry_with_backoff(call, attempts=5):\n    delay = 0.5\n    for attempt in range(attempts):\n"
-                   "        try:\n            return call()\n        except TransientError:\n"
-                   "            time.sleep(delay)\n            delay *= 2\n",
-                   "billing retry retry with backoff call attempts delay transient error"),
+        code_chunk(
+            "billing/retry.py",
+            0,
+            "billing.retry.retry_with_backoff",
+            "def retry_with_backoff(call, attempts=5):\n    delay = 0.5\n    for attempt in range(attempts):\n"
+            "        try:\n            return call()\n        except TransientError:\n"
+            "            time.sleep(delay)\n            delay *= 2\n",
+            "billing retry retry with backoff call attempts delay transient error",
+        ),
     ],
     "auth/tokens.py": [
-        code_chunk("auth/tokens.py", 0, "auth.tokens.refresh_access_token",
-                   "def refresh_access_token(session):\n    response = session.post(TOKEN_URL, data={'grant_type': "
-                   "'refresh_token', 'refresh_token': session.refresh_token})\n    session.access_token = "
-                   "response.json()['access_token']\n",
-                   "auth tokens refresh access token session response grant type"),
-        code_chunk("auth/tokens.py", 1, "auth.tokens.revoke",
-                   "def revoke(session):\n    session.post(REVOKE_URL, data={'token': session.access_token})\n",
-                   "auth tokens revoke session"),
+        code_chunk(
+            "auth/tokens.py",
+            0,
+            "auth.tokens.refresh_access_token",
+            "def refresh_access_token(session):\n    response = session.post(TOKEN_URL, data={'grant_type': "
+            "'refresh_token', 'refresh_token': session.refresh_token})\n    session.access_token = "
+            "response.json()['access_token']\n",
+            "auth tokens refresh access token session response grant type",
+        ),
+        code_chunk(
+            "auth/tokens.py",
+            1,
+            "auth.tokens.revoke",
+            "def revoke(session):\n    session.post(REVOKE_URL, data={'token': session.access_token})\n",
+            "auth tokens revoke session",
+        ),
     ],
     "quota/limits.py": [
-        code_chunk("quota/limits.py", 0, "quota.limits.check_quota",
-                   "def check_quota(account, requested):\n    if account.used + requested > account.limit:\n"
-                   "        raise QuotaExceeded('ERR_QUOTA_4711', account.id)\n",
-                   "quota limits check quota account requested used limit exceeded"),
+        code_chunk(
+            "quota/limits.py",
+            0,
+            "quota.limits.check_quota",
+            "def check_quota(account, requested):\n    if account.used + requested > account.limit:\n"
+            "        raise QuotaExceeded('ERR_QUOTA_4711', account.id)\n",
+            "quota limits check quota account requested used limit exceeded",
+        ),
     ],
     "deploy": [
-        page_chunk("deploy", 0, "Deploying to production",
-                   "Releases go out through the release pipeline. Merge to main, wait for the green build, "
-                   "then approve the rollout in the deployment dashboard. Canary first, then all regions."),
-        page_chunk("deploy", 1, "Deploying to production",
-                   "Rolling back: open the deployment dashboard and pick the previous release."),
+        page_chunk(
+            "deploy",
+            0,
+            "Deploying to production",
+            "Releases go out through the release pipeline. Merge to main, wait for the green build, "
+            "then approve the rollout in the deployment dashboard. Canary first, then all regions.",
+        ),
+        page_chunk(
+            "deploy",
+            1,
+            "Deploying to production",
+            "Rolling back: open the deployment dashboard and pick the previous release.",
+        ),
     ],
     "oncall": [
-        page_chunk("oncall", 0, "On-call handbook",
-                   "When you are paged at night, acknowledge the alert within five minutes, open an incident "
-                   "channel and post a status update every thirty minutes."),
+        page_chunk(
+            "oncall",
+            0,
+            "On-call handbook",
+            "When you are paged at night, acknowledge the alert within five minutes, open an incident "
+            "channel and post a status update every thirty minutes.",
+        ),
     ],
     "onboarding": [
-        page_chunk("onboarding", 0, "Welcome aboard",
-                   "Your first week: get a laptop from IT, request access to the VPN and join the team "
-                   "channels. Your buddy will pair with you on a starter ticket."),
+        page_chunk(
+            "onboarding",
+            0,
+            "Welcome aboard",
+            "Your first week: get a laptop from IT, request access to the VPN and join the team "
+            "channels. Your buddy will pair with you on a starter ticket.",
+        ),
     ],
 }
 
@@ -117,8 +167,15 @@ class IndexContract:
         yield index
         await index.close()
 
-    async def search(self, index: SearchIndex, corpus: Corpus, text: str, k: int = 5, alpha: float = 0.5,
-                     filters: SearchFilters = SearchFilters()):
+    async def search(
+        self,
+        index: SearchIndex,
+        corpus: Corpus,
+        text: str,
+        k: int = 5,
+        alpha: float = 0.5,
+        filters: SearchFilters = NO_FILTERS,
+    ):
         return await index.query(text, corpus.embed(text), k, alpha, filters)
 
     async def test_finds_code_by_identifier_and_by_its_words(self, index, corpus):
@@ -144,8 +201,9 @@ class IndexContract:
         question = "deployment dashboard access token"
         wiki = await self.search(index, corpus, question, k=20, alpha=alpha, filters=SearchFilters(sources=("wiki",)))
         code = await self.search(index, corpus, question, k=20, alpha=alpha, filters=SearchFilters(kinds=("code",)))
-        neither = await self.search(index, corpus, question, alpha=alpha,
-                                    filters=SearchFilters(sources=("wiki",), kinds=("code",)))
+        neither = await self.search(
+            index, corpus, question, alpha=alpha, filters=SearchFilters(sources=("wiki",), kinds=("code",))
+        )
         assert wiki and {hit.chunk.source for hit in wiki} == {"wiki"}
         assert code and {hit.chunk.kind for hit in code} == {"code"}
         assert neither == []
@@ -254,8 +312,10 @@ class IndexContract:
         vector = corpus.embed("release notes")
 
         def version(document: str, n: int) -> list[Chunk]:  # version n has n % 4 + 1 chunks
-            return [page_chunk(document, i, "Release notes", f"release notes version v{n} part {i}", source="notes")
-                    for i in range(n % 4 + 1)]
+            return [
+                page_chunk(document, i, "Release notes", f"release notes version v{n} part {i}", source="notes")
+                for i in range(n % 4 + 1)
+            ]
 
         documents = ["alpha", "beta", "gamma"]
         for document in documents:
@@ -291,3 +351,110 @@ class IndexContract:
         finally:
             await reader.close()
         assert all(checks > 0 for checks in results[1:])
+
+    async def test_splits_identifiers_in_questions_like_the_indexed_keywords(self, index, corpus):
+        assert paths(await self.search(index, corpus, "refreshAccessToken", alpha=0.0))[0] == "auth/tokens.py"
+        assert paths(await self.search(index, corpus, "CheckQuota limits", alpha=0.0))[0] == "quota/limits.py"
+
+    async def test_accents_fold_on_both_sides(self, index, corpus):
+        page = [page_chunk("cafe", 0, "Café menu", "The naïve barista's crème brûlée recipe.")]
+        corpus.vectors[page[0].hash] = corpus.embed(page[0].embedding_text)
+        await index.replace_document("wiki", "cafe", page, corpus.of(page))
+        assert paths(await self.search(index, corpus, "cafe naive creme brulee", alpha=0.0))[:1] == ["cafe"]
+        assert paths(await self.search(index, corpus, "CAFÉ", alpha=0.0))[:1] == ["cafe"]
+
+    async def test_stats_count_every_source(self, store, corpus):
+        index = await store.open()
+        try:
+            await index.bind_model(MODEL, store.dimension)
+            chunk = DOCUMENTS["oncall"][0]
+            vector = corpus.of([chunk])
+            for n in range(120):  # more sources than a server's default group limit (100)
+                await index.replace_document(f"source-{n}", "oncall", [replace(chunk, source=f"source-{n}")], vector)
+            stats = await index.stats()
+            assert (stats.chunks, stats.documents, len(stats.sources)) == (120, 120, 120)
+        finally:
+            await index.close()
+
+    async def test_other_handles_carry_on_after_a_clear(self, index, store, corpus):
+        other = await store.open()
+        try:
+            assert paths(await self.search(other, corpus, "paged at night", alpha=1.0))[0] == "oncall"
+            await index.clear()
+            assert await self.search(other, corpus, "paged at night") == []
+            assert await other.vectors_by_hash([DOCUMENTS["oncall"][0].hash]) == {}
+            assert (await other.stats()).chunks == 0
+            await other.delete_document("wiki", "oncall")  # nothing to delete is not an error
+            await other.bind_model(MODEL, store.dimension)
+            chunks = DOCUMENTS["oncall"]
+            await other.replace_document("wiki", "oncall", chunks, corpus.of(chunks))  # written again
+            assert paths(await self.search(index, corpus, "paged at night", alpha=1.0)) == ["oncall"]
+            assert (await index.stats()).model == MODEL
+        finally:
+            await other.close()
+
+    async def test_bind_another_dimension_once_empty(self, store, corpus):
+        index = await store.open()
+        try:
+            chunk = DOCUMENTS["oncall"][0]
+            await index.bind_model("small-model", 4)
+            await index.replace_document("wiki", "oncall", [chunk], np.eye(1, 4, dtype=np.float32))
+            await index.delete_document("wiki", "oncall")
+            await index.bind_model("wider-model", 8)  # empty again: another dimension is fine
+            await index.replace_document("wiki", "oncall", [chunk], np.eye(1, 8, dtype=np.float32))
+            hits = await index.query("paged at night", np.eye(1, 8, dtype=np.float32)[0], 5, 0.5)
+            assert [hit.chunk for hit in hits] == [chunk] and hits[0].similarity == pytest.approx(1.0)
+            assert (await index.stats()).model == "wider-model"
+        finally:
+            await index.close()
+
+    async def test_a_document_being_replaced_never_vanishes(self, index, store, corpus):
+        vector = corpus.embed("release notes")
+
+        def version(document: str, n: int) -> list[Chunk]:  # version n has n % 4 + 1 chunks
+            return [
+                page_chunk(document, i, "Release notes", f"release notes version v{n} part {i}", source="notes")
+                for i in range(n % 4 + 1)
+            ]
+
+        documents = ["alpha", "beta", "gamma"]
+        written = {document: set() for document in documents}
+        for document in documents:
+            chunks = version(document, 0)
+            written[document].update(chunk.text for chunk in chunks)
+            await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
+        reader = await store.open()
+        done = asyncio.Event()
+
+        async def write() -> None:
+            for n in range(1, 25):
+                for document in documents:
+                    chunks = version(document, n)
+                    written[document].update(chunk.text for chunk in chunks)
+                    await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
+            done.set()
+
+        async def read(handle: SearchIndex) -> int:
+            checks = 0
+            while not done.is_set() or checks == 0:
+                hits = await handle.query("release notes", vector, 50, 0.5, SearchFilters(sources=("notes",)))
+                assert set(paths(hits)) == set(documents)
+                assert all(hit.chunk.text in written[hit.chunk.document_id] for hit in hits)
+                for document in documents:  # and one whole version of it is always there
+                    parts: dict[int, set[int]] = {}
+                    for hit in hits:
+                        if hit.chunk.document_id == document:
+                            parts.setdefault(int(hit.chunk.text.split()[3][1:]), set()).add(hit.chunk.ordinal)
+                    assert any(len(seen) == n % 4 + 1 for n, seen in parts.items()), f"{document}: {parts}"
+                checks += 1
+            return checks
+
+        try:
+            results = await asyncio.gather(write(), read(index), read(reader))
+        finally:
+            await reader.close()
+        assert all(checks > 0 for checks in results[1:])
+        final = await index.query("release notes", vector, 50, 0.5, SearchFilters(sources=("notes",)))
+        assert sorted(hit.chunk.text for hit in final) == sorted(
+            chunk.text for document in documents for chunk in version(document, 24)
+        )

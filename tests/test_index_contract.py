@@ -1,8 +1,8 @@
-"""The SearchIndex contract on every implementation: SQLite always, Weaviate where WEAVIATE_URL is set."""
+"""The SearchIndex contract on every implementation: the embedded SQLite index and a real
+Weaviate server (the `weaviate_server` fixture: WEAVIATE_URL, or one built and started here)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -10,21 +10,7 @@ import numpy as np
 import pytest
 
 from knowledge.index.sqlite import SqliteIndex, query_terms
-from tests.index_contract import DOCUMENTS, Corpus, IndexContract, IndexStore
-
-# Read at import: the autouse clean_environment fixture removes it during tests.
-WEAVIATE_URL = os.environ.get("WEAVIATE_URL")
-WEAVIATE_API_KEY = os.environ.get("WEAVIATE_API_KEY")
-
-
-@pytest.fixture(scope="session")
-def corpus(embedder) -> Corpus:
-    chunks = [chunk for document in DOCUMENTS.values() for chunk in document]
-    vectors = embedder.embed_sync([chunk.embedding_text for chunk in chunks])
-    return Corpus(
-        vectors={chunk.hash: vector for chunk, vector in zip(chunks, vectors)},
-        embed=lambda text: embedder.embed_sync([text])[0],
-    )
+from tests.index_contract import IndexContract, IndexStore
 
 
 class TestSqliteIndex(IndexContract):
@@ -36,19 +22,15 @@ class TestSqliteIndex(IndexContract):
         return IndexStore(open_index, embedder.dimension)
 
 
-@pytest.mark.weaviate
-@pytest.mark.skipif(not WEAVIATE_URL, reason="WEAVIATE_URL is not set")
 class TestWeaviateIndex(IndexContract):
-    atomic_replace = False  # Weaviate has no transactions: a replace upserts, then deletes leftovers
+    atomic_replace = False  # no transactions: a replace inserts the new version, then deletes the old
 
     @pytest.fixture
-    async def store(self, embedder):
-        from knowledge.index.weaviate import WeaviateIndex
+    async def store(self, weaviate_server, embedder):
+        collection = f"LorebotTest{uuid.uuid4().hex[:10]}"  # a fresh collection per test
 
-        collection = f"LorebotTest{uuid.uuid4().hex[:10]}"
-
-        async def open_index() -> WeaviateIndex:
-            return WeaviateIndex(WEAVIATE_URL, WEAVIATE_API_KEY, collection=collection)
+        async def open_index():
+            return weaviate_server.index(collection)
 
         yield IndexStore(open_index, embedder.dimension)
         cleanup = await open_index()
@@ -57,6 +39,7 @@ class TestWeaviateIndex(IndexContract):
 
 
 # SQLite specifics: the keyword query built from free text, and the in-memory matrix.
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -103,8 +86,9 @@ async def test_keyword_budget_leaves_out_the_most_common_terms(tmp_path: Path):
 
     index = SqliteIndex(tmp_path, keyword_budget=10)
     await index.bind_model("m", 4)
-    chunks = [code_chunk(f"f{n}.py", 0, "s", "common words everywhere" + (" rare" if n == 3 else ""), "")
-              for n in range(30)]
+    chunks = [
+        code_chunk(f"f{n}.py", 0, "s", "common words everywhere" + (" rare" if n == 3 else ""), "") for n in range(30)
+    ]
     for chunk in chunks:
         await index.replace_document("repo", chunk.document_id, [chunk], np.ones((1, 4)))
     kept = index._read(lambda conn: index._within_budget(conn, query_terms("common rare words")))
@@ -118,10 +102,12 @@ async def test_keyword_budget_leaves_out_the_most_common_terms(tmp_path: Path):
 async def test_weaviate_index_constructs_without_a_server_and_reads_explain_scores():
     from knowledge.index.weaviate import WeaviateIndex, side_scores
 
-    index = WeaviateIndex("http://127.0.0.1:9", None, collection="LorebotTest")
+    index = WeaviateIndex("http://127.0.0.1:9", None, collection="LorebotTest", grpc_url="http://127.0.0.1:10")
     assert index.name == "LorebotTest"
     await index.close()
-    explain = ("Hybrid (Result Set keyword,bm25) Document a: original score 3.1, normalized score: 0.2 - \n"
-               "Hybrid (Result Set vector,hybridVector) Document a: original score 0.9, normalized score: 0.6")
+    explain = (
+        "Hybrid (Result Set keyword,bm25) Document a: original score 3.1, normalized score: 0.2 - \n"
+        "Hybrid (Result Set vector,hybridVector) Document a: original score 0.9, normalized score: 0.6"
+    )
     assert side_scores(explain, 0.6) == pytest.approx((0.5, 1.0))
     assert side_scores("", 0.5) == (0.0, 0.0)

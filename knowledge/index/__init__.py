@@ -52,6 +52,11 @@ class IndexModelMismatch(LorebotError):
     """The index holds vectors of another embedding model; a full re-sync rebuilds it."""
 
 
+class SearchIndexUnavailable(LorebotError):
+    """The index's server cannot be reached or did not answer in time; the message is one
+    sentence for a person ("The search index (Weaviate at …) is unreachable: …")."""
+
+
 class SearchIndex(Protocol):
     async def bind_model(self, model: str, dimension: int) -> None:
         """Record the embedding model of an empty index; raise `IndexModelMismatch` if

@@ -1,204 +1,355 @@
 """SearchIndex on Weaviate (weaviate-client v4, async): bring-your-own vectors, hybrid search.
 
 One collection holds the chunks (no vectorizer: lorebot embeds); a small `<collection>Meta`
-collection remembers the embedding model and dimension. Each chunk's UUID is derived from
-(source, document, ordinal), so replacing a document overwrites its chunks in place and
-then deletes the leftovers: readers never see it missing, but without transactions they
-may briefly see a mix of old and new chunks of one document.
+collection remembers the embedding model and dimension. The schema, object ids, keyword
+query and error kinds are in weaviate_schema.py.
+
+Replacing a document inserts the new chunks first and deletes the old ones after, so a
+document never vanishes from search while it is replaced. Weaviate has no transactions,
+though, so a reader can see a half-replaced document: between the two steps it finds old
+and new chunks side by side (the same passage can come back twice, once per version), and
+while a large document is inserted or deleted in batches, part of the new chunks beside
+all of the old, or all of the new beside part of the old. An unchanged chunk keeps its
+object id (the id covers everything stored), so re-sending it rewrites nothing.
+
+Other handles may delete the collections at any time (`clear()` in another process, for
+`lorebot sync --full`). Reads then answer as an empty index; writes create the collections
+again. That needs the server's `AUTOSCHEMA_ENABLED=false`: with auto-schema on, Weaviate
+would create a missing collection itself on the first insert, with a schema it guesses.
+
+A server that is down or mute raises `SearchIndexUnavailable` within the caller's timeouts
+(`init_timeout` to connect, `query_timeout` per read, `insert_timeout` per write batch);
+each call also has that deadline on this side, since the client retries an unavailable
+gRPC server with back-off for about a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
 import weaviate
 from weaviate.classes.aggregate import GroupByAggregate
-from weaviate.classes.config import Configure, DataType, Property, Tokenization
+from weaviate.classes.config import Configure
 from weaviate.classes.data import DataObject
-from weaviate.classes.init import Auth
+from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
-from weaviate.util import generate_uuid5
+from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateBaseError
 
 from knowledge.documents import Chunk
-from knowledge.index import IndexModelMismatch, IndexStats, SearchFilters, SearchHit
-from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS
+from knowledge.index import (
+    IndexModelMismatch,
+    IndexStats,
+    SearchFilters,
+    SearchHit,
+    SearchIndexUnavailable,
+)
+from knowledge.index.weaviate_schema import (
+    META_ID,
+    QUERY_PROPERTIES,
+    already_exists,
+    chunk_properties,
+    document_filter,
+    grpc_endpoint,
+    inverted_index,
+    keyword_query,
+    meta_properties,
+    object_uuid,
+    search_filter,
+    side_scores,
+    still_loading,
+    to_chunk,
+    to_properties,
+    unreachable,
+)
+
+__all__ = ["WeaviateIndex", "grpc_endpoint", "side_scores"]
 
 logger = logging.getLogger(__name__)
 
-_TEXT = tuple(KEYWORD_FIELD_WEIGHTS)
-_FIELDS = ("source", "document_id", "kind", "url", "path", "symbol", "anchor", "hash")
-_NUMBERS = ("ordinal", "start_line", "end_line")
-_META_ID = generate_uuid5("lorebot-index-meta")
+T = TypeVar("T")
+
 _BATCH = 200
-# "(Result Set keyword,bm25) Document …: original score 2.5, normalized score: 0.35"
-_EXPLAIN = re.compile(
-    r"Result Set '?(\w+)[^)]*\) Document [^:]+: original score [^,]+, normalized score: ([\d.eE+-]+)"
-)
-
-
-def _boosted_fields() -> list[str]:
-    """`title^8`-style field boosts: Weaviate takes whole numbers, so scale the smallest to 1."""
-    smallest = min(KEYWORD_FIELD_WEIGHTS.values())
-    return [f"{name}^{round(weight / smallest)}" for name, weight in KEYWORD_FIELD_WEIGHTS.items()]
-
-
-def _properties() -> list[Property]:
-    exact = dict(data_type=DataType.TEXT, tokenization=Tokenization.FIELD, index_searchable=False)
-    return [
-        *(Property(name=name, data_type=DataType.TEXT, tokenization=Tokenization.WORD) for name in _TEXT),
-        *(Property(name=name, **exact) for name in _FIELDS),
-        Property(name="ordinal", data_type=DataType.INT),
-        Property(name="start_line", data_type=DataType.INT),
-        Property(name="end_line", data_type=DataType.INT),
-    ]
-
-
-def _filters(filters: SearchFilters):
-    parts = []
-    if filters.sources:
-        parts.append(Filter.by_property("source").contains_any(list(filters.sources)))
-    if filters.kinds:
-        parts.append(Filter.by_property("kind").contains_any(list(filters.kinds)))
-    return Filter.all_of(parts) if parts else None
-
-
-def _document(source: str, document_id: str):
-    return Filter.by_property("source").equal(source) & Filter.by_property("document_id").equal(document_id)
-
-
-def _chunk(properties: dict) -> Chunk:
-    return Chunk(
-        source=properties["source"], document_id=properties["document_id"], ordinal=int(properties["ordinal"]),
-        kind=properties["kind"], title=properties["title"], url=properties["url"], path=properties["path"],
-        text=properties["text"], keywords=properties.get("keywords") or "", symbol=properties.get("symbol") or "",
-        start_line=properties.get("start_line"), end_line=properties.get("end_line"),
-        anchor=properties.get("anchor") or "", hash=properties["hash"],
-    )
-
-
-def side_scores(explain: str, alpha: float) -> tuple[float, float]:
-    """(keyword, vector) normalized scores from Weaviate's explain_score; weights divided out."""
-    keyword = vector = 0.0
-    for result_set, weighted in _EXPLAIN.findall(explain or ""):
-        if result_set.startswith("keyword") and alpha < 1.0:
-            keyword = min(1.0, float(weighted) / (1.0 - alpha))
-        elif result_set.startswith("vector") and alpha > 0.0:
-            vector = min(1.0, float(weighted) / alpha)
-    return keyword, vector
+_NO_FILTERS = SearchFilters()
+_MAX_SOURCES = 100_000  # groups asked for when counting chunks per source (the server's default is 100)
+_MAX_DOCUMENTS = 1_000_000  # groups asked for when counting one source's documents
+_CLOUD_HOSTS = (".weaviate.cloud", ".weaviate.network")
 
 
 class WeaviateIndex:
-    def __init__(self, url: str, api_key: str | None = None, collection: str = "LorebotChunk",
-                 grpc_port: int = 50051) -> None:
+    """SearchIndex in the Weaviate collection `collection` at `url`.
+
+    `grpc_url` names the gRPC API when it is not on the HTTP host at port 50051 (e.g.
+    `https://grpc.example.com:443`). The timeouts are in seconds.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        collection: str = "LorebotChunk",
+        grpc_url: str | None = None,
+        *,
+        init_timeout: float = 5.0,
+        query_timeout: float = 15.0,
+        insert_timeout: float = 60.0,
+    ) -> None:
+        self.url = url
+        self.name = collection
+        self.meta_name = f"{collection}Meta"
+        self._init_timeout, self._query_timeout, self._insert_timeout = init_timeout, query_timeout, insert_timeout
         parsed = urlparse(url)
         secure = parsed.scheme == "https"
-        auth = Auth.api_key(api_key) if api_key else None
         host = parsed.hostname or "localhost"
-        if host.endswith((".weaviate.cloud", ".weaviate.network")):
-            self._client = weaviate.use_async_with_weaviate_cloud(url, auth_credentials=auth)
+        auth = Auth.api_key(api_key) if api_key else None
+        config = AdditionalConfig(timeout=Timeout(init=init_timeout, query=query_timeout, insert=insert_timeout))
+        if not grpc_url and host.endswith(_CLOUD_HOSTS) and auth is not None:  # Weaviate Cloud needs a key
+            self._client = weaviate.use_async_with_weaviate_cloud(url, auth_credentials=auth, additional_config=config)
         else:
+            grpc_host, grpc_port, grpc_secure = grpc_endpoint(url, grpc_url)
             self._client = weaviate.use_async_with_custom(
-                http_host=host, http_port=parsed.port or (443 if secure else 8080), http_secure=secure,
-                grpc_host=host, grpc_port=grpc_port, grpc_secure=secure, auth_credentials=auth,
+                http_host=host,
+                http_port=parsed.port or (443 if secure else 8080),
+                http_secure=secure,
+                grpc_host=grpc_host,
+                grpc_port=grpc_port,
+                grpc_secure=grpc_secure,
+                auth_credentials=auth,
+                additional_config=config,
             )
-        self.name = collection
         self._ready = asyncio.Lock()
-        self._connected = False
+        self._prepared = False  # connected, and both collections known to exist
+        self._bound: tuple[str, int] | None = None  # the model this handle bound, rewritten on re-creation
+
+    # -- the conversation with the server -----------------------------------------------------
+
+    async def _call(self, awaitable: Awaitable[T], timeout: float) -> T:
+        """One client call with a deadline; unreachable or mute → SearchIndexUnavailable."""
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except TimeoutError:
+            raise self._unavailable(f"no answer within {timeout:g} s") from None
+        except Exception as error:
+            detail = unreachable(error)
+            if detail is None:
+                raise
+            raise self._unavailable(detail) from error
+
+    def _unavailable(self, detail: str) -> SearchIndexUnavailable:
+        return SearchIndexUnavailable(
+            f"The search index (Weaviate at {self.url}) is unreachable: {detail}. Is the server running, "
+            "and are its HTTP and gRPC addresses right?"
+        )
 
     async def _collections(self):
         """The chunk and meta collections, connecting and creating them on first use."""
         async with self._ready:
-            if not self._connected:
-                await self._client.connect()
-                for name, properties in ((self.name, _properties()), (f"{self.name}Meta", [
-                    Property(name="model", data_type=DataType.TEXT),
-                    Property(name="dimension", data_type=DataType.INT),
-                ])):
-                    if not await self._client.collections.exists(name):
-                        await self._client.collections.create(
-                            name, properties=properties, vector_config=Configure.Vectors.self_provided()
-                        )
-                self._connected = True
-        return self._client.collections.use(self.name), self._client.collections.use(f"{self.name}Meta")
+            if not self._prepared:
+                await self._call(self._client.connect(), self._init_timeout)
+                await self._create_missing()
+                self._prepared = True
+        return self._client.collections.use(self.name), self._client.collections.use(self.meta_name)
+
+    async def _create_missing(self) -> None:
+        for name, properties, extra in (
+            (self.name, chunk_properties(), {"inverted_index_config": inverted_index()}),
+            (self.meta_name, meta_properties(), {}),
+        ):
+            if not await self._call(self._client.collections.exists(name), self._query_timeout):
+                try:
+                    await self._call(
+                        self._client.collections.create(
+                            name,
+                            properties=properties,
+                            vector_config=Configure.Vectors.self_provided(),
+                            **extra,
+                        ),
+                        self._query_timeout,
+                    )
+                except UnexpectedStatusCodeError as error:
+                    if not already_exists(error):  # else another handle created it between exists and create
+                        raise
+            await self._until_searchable(name)
+
+    async def _until_searchable(self, name: str) -> None:
+        """A collection another handle has just created is in the schema a moment before it can
+        be searched ("tried to browse non-existing index"): wait for that moment."""
+        deadline = asyncio.get_running_loop().time() + self._query_timeout
+        while True:
+            try:
+                await self._call(
+                    self._client.collections.use(name).aggregate.over_all(total_count=True), self._query_timeout
+                )
+                return
+            except WeaviateBaseError as error:
+                if not still_loading(error) or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(0.05)
+
+    async def _gone(self) -> bool:
+        """Whether the collections were deleted under this handle (clear() in another one)."""
+        for name in (self.name, self.meta_name):
+            if not await self._call(self._client.collections.exists(name), self._query_timeout):
+                return True
+        return False
+
+    async def _read(self, call: Callable[[Any, Any], Awaitable[T]], empty: T) -> T:
+        """`call(chunks, meta)`, answering `empty` when the collections were deleted meanwhile."""
+        chunks, meta = await self._collections()
+        try:
+            return await self._call(call(chunks, meta), self._query_timeout)
+        except WeaviateBaseError as error:
+            if still_loading(error) or await self._gone():  # just created again elsewhere, or deleted
+                return empty
+            raise
+
+    async def _write(self, write: Callable[[Any, Any], Awaitable[T]]) -> T:
+        """`write(chunks, meta)`; when the collections were deleted meanwhile, create them again
+        (with this handle's model binding) and write once more."""
+        chunks, meta = await self._collections()
+        try:
+            return await write(chunks, meta)
+        except WeaviateBaseError as error:
+            if not still_loading(error) and not await self._gone():
+                raise
+        logger.info("Weaviate collection %s was deleted or re-created by another handle: writing again", self.name)
+        await self._create_missing()
+        if self._bound:
+            await self._store_binding(meta, *self._bound)
+        return await write(chunks, meta)
+
+    async def _delete(self, where) -> None:
+        """Delete every chunk matching `where`: the server removes at most QUERY_MAXIMUM_RESULTS
+        objects per request, so repeat until nothing matches."""
+        chunks, _ = await self._collections()
+        while True:
+            try:
+                result = await self._call(chunks.data.delete_many(where=where), self._insert_timeout)
+            except WeaviateBaseError as error:
+                if still_loading(error) or await self._gone():  # nothing there to delete
+                    return
+                raise
+            if result.failed:
+                raise RuntimeError(
+                    f"Weaviate failed to delete {result.failed} of {result.matches} chunks in collection {self.name}"
+                )
+            if result.matches == 0:
+                return
+            if result.successful == 0:
+                raise RuntimeError(
+                    f"Weaviate matched {result.matches} chunks to delete in collection {self.name} but deleted none"
+                )
+
+    # -- SearchIndex ---------------------------------------------------------------------------
 
     async def bind_model(self, model: str, dimension: int) -> None:
-        chunks, meta = await self._collections()
-        stored = await meta.query.fetch_object_by_id(_META_ID)
+        stored = await self._read(lambda _, meta: meta.query.fetch_object_by_id(META_ID), None)
         if stored is not None:
-            stored_model, stored_dimension = stored.properties.get("model"), stored.properties.get("dimension")
-            if (stored_model, stored_dimension) != (model, dimension) and await self._count(chunks):
-                raise IndexModelMismatch(
-                    f"Weaviate collection {self.name} holds vectors of model {stored_model!r} (dimension "
-                    f"{stored_dimension}), not {model!r} (dimension {dimension}); run `lorebot sync "
-                    "--full` to rebuild it with the new model."
-                )
-            await meta.data.replace(uuid=_META_ID, properties={"model": model, "dimension": dimension})
-        else:
-            await meta.data.insert(properties={"model": model, "dimension": dimension}, uuid=_META_ID)
+            bound = (stored.properties.get("model"), stored.properties.get("dimension"))
+            if bound != (model, dimension):
+                if await self._count():
+                    raise IndexModelMismatch(
+                        f"Weaviate collection {self.name} holds vectors of model {bound[0]!r} (dimension "
+                        f"{bound[1]}), not {model!r} (dimension {dimension}); run `lorebot sync --full` to "
+                        "rebuild it with the new model."
+                    )
+                await self._recreate_chunks()  # empty, but its vector index keeps the old dimension
+        self._bound = (model, dimension)
+        await self._write(lambda _, meta: self._store_binding(meta, model, dimension))
 
-    @staticmethod
-    async def _count(chunks) -> int:
-        return (await chunks.aggregate.over_all(total_count=True)).total_count or 0
+    async def _store_binding(self, meta, model: str, dimension: int) -> None:
+        stored = DataObject(uuid=META_ID, properties={"model": model, "dimension": dimension})
+        result = await self._call(meta.data.insert_many([stored]), self._insert_timeout)  # a batch upserts
+        if result.has_errors:
+            raise RuntimeError(f"Weaviate rejected the model binding of {self.name}: {result.errors}")
+
+    async def _recreate_chunks(self) -> None:
+        await self._call(self._client.collections.delete(self.name), self._query_timeout)
+        await self._create_missing()
+
+    async def _count(self) -> int:
+        result = await self._read(lambda chunks, _: chunks.aggregate.over_all(total_count=True), None)
+        return (result.total_count or 0) if result else 0
 
     async def replace_document(
         self, source: str, document_id: str, chunks: Sequence[Chunk], vectors: np.ndarray
     ) -> None:
-        collection, _ = await self._collections()
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if chunks and (vectors.ndim != 2 or len(vectors) != len(chunks)):
+            raise ValueError(f"{len(chunks)} chunks need {len(chunks)} vectors, got an array of shape {vectors.shape}")
         objects = [
-            DataObject(
-                uuid=generate_uuid5(chunk.id),
-                properties={name: getattr(chunk, name) for name in (*_TEXT, *_FIELDS, *_NUMBERS)},
-                vector=np.asarray(vector, dtype=np.float32).tolist(),
-            )
-            for chunk, vector in zip(chunks, vectors)
+            DataObject(uuid=object_uuid(chunk, vector), properties=to_properties(chunk), vector=vector.tolist())
+            for chunk, vector in zip(chunks, vectors, strict=True)
         ]
-        for start in range(0, len(objects), _BATCH):
-            result = await collection.data.insert_many(objects[start : start + _BATCH])
-            if result.has_errors:
-                raise RuntimeError(f"Weaviate rejected chunks of {source}:{document_id}: {result.errors}")
-        leftovers = _document(source, document_id) & Filter.by_property("ordinal").greater_or_equal(len(chunks))
-        await collection.data.delete_many(where=leftovers)
+
+        async def insert(collection, _) -> None:
+            for start in range(0, len(objects), _BATCH):
+                result = await self._call(
+                    collection.data.insert_many(objects[start : start + _BATCH]), self._insert_timeout
+                )
+                if result.has_errors:
+                    error = next(iter(result.errors.values()))
+                    raise RuntimeError(f"Weaviate rejected chunks of {source}:{document_id}: {error.message}")
+
+        stale = document_filter(source, document_id)
+        if objects:
+            await self._write(insert)  # first the new version, then whatever else the document held
+            stale = stale & Filter.by_id().contains_none([str(obj.uuid) for obj in objects])
+        await self._delete(stale)
 
     async def delete_document(self, source: str, document_id: str) -> None:
-        collection, _ = await self._collections()
-        await collection.data.delete_many(where=_document(source, document_id))
+        await self._delete(document_filter(source, document_id))
 
     async def delete_source(self, source: str) -> None:
-        collection, _ = await self._collections()
-        await collection.data.delete_many(where=Filter.by_property("source").equal(source))
+        await self._delete(Filter.by_property("source").equal(source))
 
     async def vectors_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        collection, _ = await self._collections()
-        unique, found = list(dict.fromkeys(hashes)), {}
+        unique, found = list(dict.fromkeys(hashes)), dict[str, np.ndarray]()
         for start in range(0, len(unique), _BATCH):
             batch = unique[start : start + _BATCH]
-            response = await collection.query.fetch_objects(
-                filters=Filter.by_property("hash").contains_any(batch), include_vector=True,
-                limit=len(batch) * 4, return_properties=["hash"],
-            )
-            for obj in response.objects:
+
+            def fetch(chunks: Any, _: Any, batch: list[str] = batch) -> Awaitable[Any]:
+                return chunks.query.fetch_objects(
+                    filters=Filter.by_property("hash").contains_any(batch),
+                    include_vector=True,
+                    limit=len(batch) * 4,
+                    return_properties=["hash"],
+                )
+
+            response = await self._read(fetch, None)
+            for obj in response.objects if response else ():
                 found.setdefault(obj.properties["hash"], np.asarray(obj.vector["default"], dtype=np.float32))
         return found
 
     async def query(
-        self, text: str, vector: np.ndarray, k: int, alpha: float, filters: SearchFilters = SearchFilters()
+        self, text: str, vector: np.ndarray, k: int, alpha: float, filters: SearchFilters = _NO_FILTERS
     ) -> list[SearchHit]:
-        if k <= 0:
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
+        keywords = keyword_query(text) if alpha < 1.0 else ""
+        if k <= 0 or (alpha == 0.0 and not keywords):
             return []
-        collection, _ = await self._collections()
         query_vector = np.asarray(vector, dtype=np.float32).ravel()
-        response = await collection.query.hybrid(
-            query=text.strip() or None, vector=query_vector.tolist(),
-            alpha=alpha, fusion_type=HybridFusion.RELATIVE_SCORE,
-            query_properties=_boosted_fields(),
-            limit=k, filters=_filters(filters), include_vector=True,
-            return_metadata=MetadataQuery(score=True, explain_score=True),
+        response = await self._read(
+            lambda chunks, _: chunks.query.hybrid(
+                query=keywords,
+                vector=query_vector.tolist(),
+                alpha=alpha,
+                fusion_type=HybridFusion.RELATIVE_SCORE,
+                query_properties=QUERY_PROPERTIES,
+                limit=k,
+                filters=search_filter(filters),
+                include_vector=True,
+                return_metadata=MetadataQuery(score=True, explain_score=True),
+            ),
+            None,
         )
+        if response is None:
+            return []
         norm = float(np.linalg.norm(query_vector)) or 1.0
         hits = []
         for obj in response.objects:
@@ -206,29 +357,42 @@ class WeaviateIndex:
             similarity = float(stored @ query_vector) / (norm * (float(np.linalg.norm(stored)) or 1.0))
             keyword, vector_score = side_scores(obj.metadata.explain_score or "", alpha)
             score = min(1.0, max(0.0, obj.metadata.score or 0.0))
-            hits.append(SearchHit(_chunk(obj.properties), score, keyword, vector_score, similarity))
+            hits.append(SearchHit(to_chunk(obj.properties), score, keyword, vector_score, similarity))
         return hits
 
     async def stats(self) -> IndexStats:
-        chunks, meta = await self._collections()
-        grouped = await chunks.aggregate.over_all(group_by="source", total_count=True)
-        sources = {str(group.grouped_by.value): group.total_count or 0 for group in grouped.groups}
+        grouped = await self._read(
+            lambda chunks, _: chunks.aggregate.over_all(
+                group_by=GroupByAggregate(prop="source", limit=_MAX_SOURCES),
+                total_count=True,
+            ),
+            None,
+        )
+        sources = {str(group.grouped_by.value): group.total_count or 0 for group in grouped.groups} if grouped else {}
         documents = 0
         for source in sources:
-            by_document = await chunks.aggregate.over_all(
-                filters=Filter.by_property("source").equal(source),
-                group_by=GroupByAggregate(prop="document_id", limit=1_000_000), total_count=True,
-            )
-            documents += len(by_document.groups)
-        stored = await meta.query.fetch_object_by_id(_META_ID)
+
+            def count(chunks: Any, _: Any, source: str = source) -> Awaitable[Any]:
+                return chunks.aggregate.over_all(
+                    filters=Filter.by_property("source").equal(source),
+                    group_by=GroupByAggregate(prop="document_id", limit=_MAX_DOCUMENTS),
+                    total_count=True,
+                )
+
+            by_document = await self._read(count, None)
+            documents += len(by_document.groups) if by_document else 0
+        stored = await self._read(lambda _, meta: meta.query.fetch_object_by_id(META_ID), None)
         model = stored.properties.get("model") if stored else None
         return IndexStats(sum(sources.values()), documents, model, sources)
 
     async def clear(self) -> None:
         """Delete the collections (the index is derived data: a full sync rebuilds it)."""
         await self._collections()
-        await self._client.collections.delete([self.name, f"{self.name}Meta"])
-        self._connected = False
+        await self._call(self._client.collections.delete([self.name, self.meta_name]), self._query_timeout)
+        self._prepared = False
+        self._bound = None
 
     async def close(self) -> None:
+        """Close the connections; the handle connects again if it is used after this."""
+        self._prepared = False
         await self._client.close()
