@@ -156,6 +156,14 @@ def paths(hits) -> list[str]:
     return [hit.chunk.document_id for hit in hits]
 
 
+def release_notes(document: str, n: int) -> list[Chunk]:
+    """Version n of a release-notes page: n % 4 + 1 chunks, so versions differ in length."""
+    return [
+        page_chunk(document, i, "Release notes", f"release notes version v{n} part {i}", source="notes")
+        for i in range(n % 4 + 1)
+    ]
+
+
 class IndexContract:
     atomic_replace = True
 
@@ -311,15 +319,9 @@ class IndexContract:
             pytest.skip("this index cannot replace a document atomically")
         vector = corpus.embed("release notes")
 
-        def version(document: str, n: int) -> list[Chunk]:  # version n has n % 4 + 1 chunks
-            return [
-                page_chunk(document, i, "Release notes", f"release notes version v{n} part {i}", source="notes")
-                for i in range(n % 4 + 1)
-            ]
-
         documents = ["alpha", "beta", "gamma"]
         for document in documents:
-            chunks = version(document, 0)
+            chunks = release_notes(document, 0)
             await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
         reader = await store.open()
         done = asyncio.Event()
@@ -327,7 +329,7 @@ class IndexContract:
         async def write() -> None:
             for n in range(1, 25):
                 for document in documents:
-                    chunks = version(document, n)
+                    chunks = release_notes(document, n)
                     await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
             done.set()
 
@@ -411,16 +413,10 @@ class IndexContract:
     async def test_a_document_being_replaced_never_vanishes(self, index, store, corpus):
         vector = corpus.embed("release notes")
 
-        def version(document: str, n: int) -> list[Chunk]:  # version n has n % 4 + 1 chunks
-            return [
-                page_chunk(document, i, "Release notes", f"release notes version v{n} part {i}", source="notes")
-                for i in range(n % 4 + 1)
-            ]
-
         documents = ["alpha", "beta", "gamma"]
         written = {document: set() for document in documents}
         for document in documents:
-            chunks = version(document, 0)
+            chunks = release_notes(document, 0)
             written[document].update(chunk.text for chunk in chunks)
             await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
         reader = await store.open()
@@ -429,7 +425,7 @@ class IndexContract:
         async def write() -> None:
             for n in range(1, 25):
                 for document in documents:
-                    chunks = version(document, n)
+                    chunks = release_notes(document, n)
                     written[document].update(chunk.text for chunk in chunks)
                     await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
             done.set()
@@ -456,5 +452,5 @@ class IndexContract:
         assert all(checks > 0 for checks in results[1:])
         final = await index.query("release notes", vector, 50, 0.5, SearchFilters(sources=("notes",)))
         assert sorted(hit.chunk.text for hit in final) == sorted(
-            chunk.text for document in documents for chunk in version(document, 24)
+            chunk.text for document in documents for chunk in release_notes(document, 24)
         )
