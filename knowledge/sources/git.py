@@ -20,6 +20,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from knowledge.documents import Document
+from knowledge.private_files import private_directory
 from knowledge.sources import (
     Change,
     Checkpoint,
@@ -226,7 +227,7 @@ class GitSource:
         return out.decode().strip()
 
     async def _clone(self) -> None:
-        self.clone_dir.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(self.clone_dir.parent)  # the mirrors hold every file of the repository
         partial = self.clone_dir.with_name(self.clone_dir.name + ".partial")
         await asyncio.to_thread(shutil.rmtree, partial, True)
         branch = [f"--branch={self.branch}"] if self.branch else []
