@@ -2,9 +2,10 @@
 
 `<directory>/index.sqlite3` (owner-only, like its directory: knowledge/private_files.py)
 holds `chunks` (every Chunk field and its float32 vector), `chunks_fts` (FTS5 over title,
-text and keywords, kept in step by triggers) and `meta` (model, dimension, generation). Vectors are searched in memory: one matrix of unit rows
-(vectors.py). The keyword query is built from free text in keywords.py; the two result
-lists are combined by relative score fusion (fusion.py).
+text and keywords, kept in step by triggers) and `meta` (model, dimension, generation).
+Vectors are searched in memory: one matrix of unit rows (vectors.py). The keyword query
+is built from free text in keywords.py; the two result lists are combined by relative
+score fusion (fusion.py).
 
 Consistency: WAL mode; one connection writes, another reads. Every write transaction
 bumps `meta.generation`. A query runs inside one read transaction; when the stored

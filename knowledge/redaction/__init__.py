@@ -58,7 +58,8 @@ def redact_document(document: Document) -> tuple[Document, tuple[Finding, ...]]:
 
 def _not_secret(text: str, finding: Finding) -> bool:
     start, end = line_bounds(text, finding.start)
-    return is_filtered(text[finding.start : finding.end], text[start:end], by_name=finding.by_name)
+    value, line = text[finding.start : finding.end], text[start:end]
+    return is_filtered(value, line, by_name=finding.by_name, before=text[start : finding.start])
 
 
 def _merge(findings: list[Finding]) -> tuple[Finding, ...]:

@@ -110,18 +110,20 @@ def token_findings(text: str) -> Iterator[Finding]:
         spans = hinted[hint] if hint else [(0, len(text))]
         for regex in plugin.denylist:
             for match in (m for start, end in spans for m in regex.finditer(text, start, end)):
-                matched = match.group(0)
-                for value in set(plugin.analyze_string(matched)):
-                    value = value.strip(_DELIMITERS)
-                    offset = matched.find(value) if value else -1
-                    if offset < 0:
-                        continue
-                    start = match.start() + offset
-                    # A match can stop inside a longer token (Stripe's regex reads 24 characters
-                    # of keys that are longer now): the rest of the token goes too.
-                    tail = _TOKEN_TAIL.match(text, start + len(value))
-                    end = tail.end() if tail else start + len(value)
-                    yield Finding(start, end, _kind(kind, value), line_at(text, start))
+                values = set(plugin.analyze_string(match.group(0)))
+                for start, end in _secret_spans(match):
+                    value = text[start:end]
+                    if value not in values:
+                        continue  # the plugin's own check said no (a JWT that does not decode)
+                    while value and value[0] in _DELIMITERS:  # some matches include the character before
+                        start, value = start + 1, value[1:]
+                    value = value.rstrip(_DELIMITERS)
+                    if value:
+                        # A match can stop inside a longer token (Stripe's regex reads 24 characters
+                        # of keys that are longer now): the rest of the token goes too.
+                        tail = _TOKEN_TAIL.match(text, start + len(value))
+                        end = tail.end() if tail else start + len(value)
+                        yield Finding(start, end, _kind(kind, value), line_at(text, start))
 
 
 def keyword_findings(text: str, lowered: str, path: str) -> Iterator[Finding]:
@@ -133,7 +135,7 @@ def keyword_findings(text: str, lowered: str, path: str) -> Iterator[Finding]:
         for value in set(KEYWORD_PLUGIN.analyze_string(line, denylist_regex_to_group=patterns)):
             offset = _value_offset(line, value)
             if offset is not None:
-                kind = "password" if _PASSWORD_WORD.search(line) else "secret"
+                kind = "password" if _PASSWORD_WORD.search(line, 0, offset) else "secret"
                 yield Finding(start + offset, start + offset + len(value), kind, line_at(text, start), by_name=True)
 
 
@@ -144,6 +146,13 @@ def private_key_headers(text: str) -> Iterator[int]:
             start, _ = line_bounds(text, match.start())
             dashes = text.rfind("-----", start, match.start())
             yield dashes if dashes >= 0 else match.start()
+
+
+def _secret_spans(match: re.Match[str]) -> list[tuple[int, int]]:
+    """Where a plugin regex's secret is: its groups that matched (a Basic Auth URL's
+    password), or the whole match when it has none (`AKIA…`)."""
+    groups = [match.span(i) for i in range(1, (match.re.groups or 0) + 1) if match.group(i)]
+    return groups or [match.span()]
 
 
 def _hinted_lines(text: str, hint: re.Pattern[str]) -> list[tuple[int, int]]:

@@ -5,7 +5,8 @@ what tells it is not a secret. detect-secrets' heuristic filters (the ones its o
 applies by default) catch templates (`${VAR}`, `<token>`, `{secret}`), `$VAR`,
 sequences, UUIDs and values without a letter; lorebot adds the words people put in
 examples (`changeme`, `xxx`, `dummy`, `your-…`), values that are no value at all
-(`none`, `true`, the key's own name) and tokens made of one repeated character.
+(`none`, `true`, the key's own name), tokens made of one repeated character and a
+URL's password that repeats its user name.
 """
 
 from __future__ import annotations
@@ -74,16 +75,18 @@ def is_placeholder(value: str) -> bool:
     return len(set(core)) <= 3
 
 
-def is_filtered(value: str, line: str, *, by_name: bool) -> bool:
-    """True when `value` (found in `line`) is not a secret.
+def is_filtered(value: str, line: str, *, by_name: bool, before: str = "") -> bool:
+    """True when `value` (found in `line`, after `before`) is not a secret.
 
     `by_name` is for values found only because a secret-ish name stands next to them
     (`password = …`): those also pass detect-secrets' line filters, which drop
     `secret = get_secret()` and `client_id = …`. A token recognised by its own shape
-    (`ghp_…`, `AKIA…`) is a secret wherever it stands.
+    (`ghp_…`, `AKIA…`) is a secret wherever it stands. A URL whose password is its user
+    name (`postgres://postgres:postgres@localhost`) holds a local default.
     """
     if (
         is_placeholder(value)
+        or before.endswith(f"//{value}:")
         or heuristic.is_templated_secret(value)
         or heuristic.is_prefixed_with_dollar_sign(value)
         or heuristic.is_sequential_string(value)

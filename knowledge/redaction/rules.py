@@ -9,10 +9,15 @@ whole block must go.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString, HexHighEntropyString
+from detect_secrets.plugins.high_entropy_strings import (
+    Base64HighEntropyString,
+    HexHighEntropyString,
+    HighEntropyStringsPlugin,
+)
 
 from knowledge.redaction.detectors import private_key_headers
 from knowledge.redaction.findings import Finding, line_at, line_bounds
@@ -40,6 +45,7 @@ _SECRET_WORDS = (
     r"token|secret|passw(?:or)?d|pwd|api[_-]?key|access[_-]?key|auth[_-]?key|client[_-]?key"
     r"|private[_-]?key|credential|signature"
 )
+_NAME_ASSIGNED = rf"(?P<name>(?:{_SECRET_WORDS})[\w.-]{{0,40}})[\"'\]]{{0,2}}\s*(?::=|=>|[:=])"
 _ENV_WORDS = r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?"
 
 # Each regex starts with a literal or a lower-case alternation: Python's re finds those
@@ -77,14 +83,21 @@ RULES: tuple[Rule, ...] = (
         by_name=True,
     ),
     # A random-looking value next to a secret-ish name the keyword plugin does not know
-    # (`api_token`, `credentials`) or in a form it does not read (unquoted, in prose).
+    # (`api_token`, `credentials`) or in a form it does not read (unquoted, in prose, or
+    # starting with a symbol: its values must start with a letter or digit). A quoted value
+    # runs to its closing quote, so no tail of a secret is left behind.
     Rule(
-        "random value next to a secret-ish name",
+        "random quoted value next to a secret-ish name",
         None,
-        re.compile(
-            rf"(?P<name>(?:{_SECRET_WORDS})[\w.-]{{0,40}})[\"'\]]{{0,2}}\s*(?::=|=>|[:=])"
-            r"\s*[@\"'`]?(?P<secret>[a-z0-9+/_.~-]{16,500}=*)"
-        ),
+        re.compile(rf"{_NAME_ASSIGNED}\s*@?(?P<quote>[\"'`])(?P<secret>[^\s\"'`]{{16,500}})(?P=quote)"),
+        lowercase=True,
+        by_name=True,
+        random=True,
+    ),
+    Rule(
+        "random unquoted value next to a secret-ish name",
+        None,
+        re.compile(rf"{_NAME_ASSIGNED}\s*(?P<secret>[^\s\"'`<>()\[\]{{}},;]{{16,500}})"),
         lowercase=True,
         by_name=True,
         random=True,
@@ -98,9 +111,20 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
+class _PrintableEntropy(HighEntropyStringsPlugin):
+    """detect-secrets' entropy measure over every printable character, for values such
+    as Django's `SECRET_KEY`, where symbols carry as much randomness as letters."""
+
+    secret_type = "Printable High Entropy String"
+
+    def __init__(self) -> None:
+        super().__init__(charset=string.ascii_letters + string.digits + string.punctuation, limit=_RANDOM_LIMIT)
+
+
+_RANDOM_LIMIT = 3.5  # bits per character; detect-secrets' 4.5 is meant for values with no name
 _BASE64 = Base64HighEntropyString()
 _HEX = HexHighEntropyString()
-_RANDOM_BASE64_LIMIT = 3.5  # bits per character; detect-secrets' 4.5 is meant for values with no name
+_PRINTABLE = _PrintableEntropy()
 _PASSWORD_WORD = re.compile(r"pass|pwd", re.IGNORECASE)
 _TOKEN_WORD = re.compile(r"token", re.IGNORECASE)
 
@@ -120,7 +144,9 @@ def rule_findings(text: str, lowered: str) -> Iterator[Finding]:
             start, end = match.span("secret")
             value = text[start:end]
             name = match.group("name") if "name" in rule.pattern.groupindex else ""
-            if (rule.random and not looks_random(value)) or (name and value.lower() == name.lower()):
+            if rule.random and (not looks_random(value) or "://" in value):
+                continue  # `TOKEN_URL = "https://…"` names where a token comes from
+            if name and value.lower() == name.lower():
                 continue  # `SECRET_KEY=secret_key` passes a variable on
             kind = rule.kind or _kind_by_name(name)
             yield Finding(start, end, kind, line_at(text, start), by_name=rule.by_name)
@@ -134,15 +160,17 @@ def _kind_by_name(name: str) -> str:
 
 def looks_random(value: str) -> bool:
     """Random-looking by detect-secrets' entropy measure: hex over its hex limit, else
-    letters and digits mixed and over `_RANDOM_BASE64_LIMIT`."""
+    letters and digits mixed and over `_RANDOM_LIMIT` (over base64's alphabet, or over
+    every printable character when the value holds others)."""
     value = value.rstrip("=.")
     if len(value) < 16:
         return False
-    if all(c in "0123456789abcdefABCDEF" for c in value):
+    if all(c in string.hexdigits for c in value):
         return _HEX.calculate_shannon_entropy(value) > _HEX.entropy_limit
     if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
         return False
-    return _BASE64.calculate_shannon_entropy(value) > _RANDOM_BASE64_LIMIT
+    measure = _BASE64 if all(c in _BASE64.charset for c in value) else _PRINTABLE
+    return measure.calculate_shannon_entropy(value) > _RANDOM_LIMIT
 
 
 def private_key_findings(text: str) -> Iterator[Finding]:
