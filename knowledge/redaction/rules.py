@@ -111,6 +111,7 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
+
 class _PrintableEntropy(HighEntropyStringsPlugin):
     """detect-secrets' entropy measure over every printable character, for values such
     as Django's `SECRET_KEY`, where symbols carry as much randomness as letters."""
