@@ -45,10 +45,14 @@ class Planted:
     kind: str  # the words of its marker: "[redacted: <kind>]"
     value: str
     where: str  # a repository path, or CONFLUENCE
+    random_parts: tuple[str, ...] = ()  # the generated parts, when the value also holds fixed words
 
     @property
     def pieces(self) -> set[str]:
-        runs = {run.lower() for run in re.findall(r"[A-Za-z0-9]{8,}", self.value)}
+        """The value and each alphanumeric run of 8 or more of its random parts, in lower case."""
+        runs = {
+            run.lower() for part in self.random_parts or (self.value,) for run in re.findall(r"[A-Za-z0-9]{8,}", part)
+        }
         return {self.value, *runs}
 
 
@@ -78,8 +82,8 @@ def build_corpus(seed: int = 9) -> SecretCorpus:
 
     corpus = SecretCorpus()
 
-    def plant(kind: str, value: str, where: str) -> str:
-        corpus.planted.append(Planted(kind, value, where))
+    def plant(kind: str, value: str, where: str, *random_parts: str) -> str:
+        corpus.planted.append(Planted(kind, value, where, random_parts))
         return value
 
     settings = "app/settings.py"
@@ -104,12 +108,13 @@ rollout: canary first, then every region one by one
 
     slack = "config/slack.json"
     bot_token = "xoxb-" + chars(string.digits, 12) + "-" + chars(string.digits, 13) + "-" + chars(LOWER, 24)
-    webhook = f"https://hooks.slack.com/services/T{chars(UPPER, 10)}/B{chars(UPPER, 10)}/{chars(ALNUM, 24)}"
+    hook_parts = (chars(UPPER, 10), chars(UPPER, 10), chars(ALNUM, 24))
+    webhook = "https://hooks.slack.com/services/T{}/B{}/{}".format(*hook_parts)
     corpus.files[slack] = json.dumps(
         {
             "channel": "#billing-alerts",
             "bot_token": plant("Slack token", bot_token, slack),
-            "alerts_webhook": plant("Slack webhook", webhook, slack),
+            "alerts_webhook": plant("Slack webhook", webhook, slack, *hook_parts),
             "notify_on": ["invoice.failed", "payout.delayed"],
         },
         indent=2,
@@ -166,7 +171,8 @@ pool_size = 20
             chars(ALNUM + "_-", 43),
         ]
     )
-    pem = "\n".join([_PEM_BEGIN, *(chars(ALNUM + "+/", 64) for _ in range(6)), _PEM_END])
+    key_lines = [chars(ALNUM + "+/", 64) for _ in range(6)]
+    pem = "\n".join([_PEM_BEGIN, *key_lines, _PEM_END])
     corpus.files[docs] = f"""# Operating the billing service
 
 ## Calling the internal API
@@ -190,7 +196,7 @@ and reports errors with `export SENTRY_AUTH_TOKEN={plant("token", chars(HEX, 64)
 Outgoing webhooks are signed with this key (rotate it every quarter):
 
 ```
-{plant("private key", pem, docs)}
+{plant("private key", pem, docs, *key_lines)}
 ```
 
 Receivers verify the signature header before trusting the payload.
