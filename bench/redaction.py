@@ -1,7 +1,7 @@
 """Secret redaction on real codebases: what it redacts, and what that costs.
 
     python bench/corpora/build.py click jinja    # once: the corpora as git repositories
-    python bench/redaction.py [--corpus click --corpus jinja] [--rounds 3]
+    python bench/redaction.py [--corpus click --corpus jinja] [--repo PATH] [--rounds 3]
 
 Every tracked file the git source would index (the same skip rules and decoding) goes
 through `redact_document`, as in a sync. These libraries hold no real secrets, so every
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from chunking_speed import documents
 from corpora.build import corpora
@@ -29,15 +30,20 @@ def redact_all(docs: list[Document]) -> list[tuple[Document, tuple[Finding, ...]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", action="append", help="a corpus name (repeatable); default click and jinja")
+    parser.add_argument("--repo", action="append", default=[], help="also any git checkout (repeatable)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    names = args.corpus or ["click", "jinja"]
-    total_files = total_bytes = total_found = 0
-    total_seconds = 0.0
+    names = args.corpus or ([] if args.repo else ["click", "jinja"])
+    repos: list[tuple[str, Path]] = []
     for corpus in [c for c in corpora() if c.name in names]:
         if not (corpus.repo / ".git").is_dir():
             raise SystemExit(f"build the corpus first: python bench/corpora/build.py {corpus.name}")
-        docs, _ = documents(corpus.repo)
+        repos.append((f"{corpus.name} ({corpus.package} {corpus.version})", corpus.repo))
+    repos += [(str(Path(repo).resolve().name), Path(repo)) for repo in args.repo]
+    total_files = total_bytes = total_found = 0
+    total_seconds = 0.0
+    for label, repo in repos:
+        docs, _ = documents(repo)
         size = sum(len(doc.content.encode("utf-8", "surrogatepass")) for doc in docs)
         best = float("inf")
         for _ in range(args.rounds):
@@ -47,7 +53,7 @@ def main() -> None:
         found = [(doc, finding) for doc, findings in results for finding in findings]
         with_secrets = sum(1 for _, findings in results if findings)
         print(
-            f"{corpus.name} ({corpus.package} {corpus.version}): {len(docs)} files scanned "
+            f"{label}: {len(docs)} files scanned "
             f"({size / 1e6:.2f} MB), {len(found)} secrets redacted in {with_secrets} files; "
             f"{best * 1000:.0f} ms, {best * 1000 / (size / 1e6):.0f} ms/MB"
         )
