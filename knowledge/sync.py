@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, assert_never
+from typing import TYPE_CHECKING, Protocol, assert_never
 
 import numpy as np
 
@@ -26,8 +26,10 @@ from knowledge.chunking import CHUNKING_VERSION, chunk_document
 from knowledge.documents import Chunk, Document
 from knowledge.embedding import Embedder
 from knowledge.index import SearchIndex
-from knowledge.redaction import Finding, redact_document
 from knowledge.sources import Change, Checkpoint, Deletion, Listing, Notice, Skipped, Source, SourceError
+
+if TYPE_CHECKING:
+    from knowledge.redaction import Finding
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +131,8 @@ class _Run:
 
 
 def _redact_and_chunk(document: Document) -> tuple[tuple[Finding, ...], list[Chunk]]:
+    from knowledge.redaction import redact_document  # detect-secrets: loaded by a sync only
+
     redacted, findings = redact_document(document)
     return findings, chunk_document(redacted)
 

@@ -109,7 +109,8 @@ def token_findings(text: str) -> Iterator[Finding]:
             hinted[hint] = _hinted_lines(text, hint)
         spans = hinted[hint] if hint else [(0, len(text))]
         for regex in plugin.denylist:
-            for match in (m for start, end in spans for m in regex.finditer(text, start, end)):
+            # From the newline before a line: a regex may start with the whitespace before its token.
+            for match in (m for start, end in spans for m in regex.finditer(text, max(start - 1, 0), end)):
                 values = set(plugin.analyze_string(match.group(0)))
                 for start, end in _secret_spans(match):
                     value = text[start:end]
