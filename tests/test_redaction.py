@@ -67,6 +67,7 @@ def test_placeholders_in_an_env_example_are_kept_and_the_real_value_is_not() -> 
         ("config.yaml", 'password: "{{ vault_ledger_password }}"'),
         ("config.yaml", "token: <paste your token here>"),
         ("config.ini", "password ="),
+        ("README.md", "Set `DB_PASSWORD=value` in your shell."),
         ("README.md", "DATABASE_URL=postgres://postgres:postgres@localhost:5432/app"),
         ("README.md", "export GITHUB_TOKEN=ghp_" + "0" * 36),
         ("docs/aws.md", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"),

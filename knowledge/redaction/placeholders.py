@@ -47,6 +47,7 @@ _NO_VALUE = frozenset(
         "false",
         "undefined",
         "empty",
+        "value",
         "required",
         "optional",
         "string",
