@@ -23,6 +23,7 @@ from bot.settings import Settings, secret_value
 from bot.syncing import SyncService
 from knowledge.embedding import Embedder
 from knowledge.index import IndexModelMismatch, SearchIndex
+from knowledge.private_files import restrict
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from knowledge.sources import Source
@@ -124,6 +125,7 @@ class Runtime:
 @asynccontextmanager
 async def open_runtime(settings: Settings, embedder: Embedder | None = None) -> AsyncIterator[Runtime]:
     """A runtime on a migrated database; pass `embedder` to use another model (benchmarks, tests)."""
+    restrict(settings.data_dir)  # made by an older lorebot with the umask's permissions; new ones are 0700
     await upgrade(settings.resolved_database_url)
     runtime = Runtime(settings, create_engine(settings.resolved_database_url), embedder)
     try:

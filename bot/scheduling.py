@@ -39,11 +39,12 @@ async def _sync_one(service: SyncService, name: str) -> None:
         logger.warning("scheduled sync of %s failed: %s", name, summary.error)
     else:
         logger.info(
-            "scheduled sync of %s: +%d ~%d -%d, %d chunks embedded in %.1fs",
+            "scheduled sync of %s: +%d ~%d -%d, %d secrets redacted, %d chunks embedded in %.1fs",
             name,
             summary.added,
             summary.updated,
             summary.deleted,
+            summary.redacted,
             summary.chunks_embedded,
             summary.seconds,
         )

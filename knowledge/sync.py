@@ -1,4 +1,9 @@
-"""The sync pipeline: a source's changes → chunks → embeddings (only new content) → index.
+"""The sync pipeline: a source's changes → redaction → chunks → embeddings (only new content) → index.
+
+Every document, from every source, has its secrets replaced by markers
+(`knowledge.redaction`) before it is chunked: nothing after this point (the index, an
+answer, a prompt) ever holds one. The sync state keeps the hash of the document as the
+source gave it, so an unchanged file is not read again.
 
 Sync state (cursor, what is indexed at which version) lives behind `SyncStateStore`;
 the pipeline stores a cursor only at a `Checkpoint`, after everything yielded before
@@ -13,7 +18,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, assert_never
+from typing import TYPE_CHECKING, Protocol, assert_never
 
 import numpy as np
 
@@ -22,6 +27,9 @@ from knowledge.documents import Chunk, Document
 from knowledge.embedding import Embedder
 from knowledge.index import SearchIndex
 from knowledge.sources import Change, Checkpoint, Deletion, Listing, Notice, Skipped, Source, SourceError
+
+if TYPE_CHECKING:
+    from knowledge.redaction import Finding
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +60,8 @@ class SyncSummary:
     updated: int = 0
     deleted: int = 0
     skipped: int = 0
+    redacted: int = 0
+    """Secrets replaced by a marker in the documents indexed by this run."""
     chunks_embedded: int = 0
     seconds: float = 0.0
     error: str | None = None
@@ -59,7 +69,8 @@ class SyncSummary:
     skipped_files: list[Skipped] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        """The per-source shape of the `sync --json` contract (plus `skipped_files`, which says what and why)."""
+        """The per-source shape of the `sync --json` contract, plus `skipped_files` (what and why)
+        and `redacted` (secrets replaced by a marker)."""
         return {
             "name": self.name,
             "kind": self.kind,
@@ -68,6 +79,7 @@ class SyncSummary:
             "deleted": self.deleted,
             "skipped": self.skipped,
             "skipped_files": [{"path": s.external_id, "reason": s.reason} for s in self.skipped_files],
+            "redacted": self.redacted,
             "chunks_embedded": self.chunks_embedded,
             "seconds": round(self.seconds, 3),
             "error": self.error,
@@ -116,6 +128,13 @@ class _Run:
         self.pending: dict[str, Document] = {}
         self.pending_deletions: set[str] = set()
         self.seen: set[str] = set()
+
+
+def _redact_and_chunk(document: Document) -> tuple[tuple[Finding, ...], list[Chunk]]:
+    from knowledge.redaction import redact_document  # detect-secrets: loaded by a sync only
+
+    redacted, findings = redact_document(document)
+    return findings, chunk_document(redacted)
 
 
 class SyncPipeline:
@@ -235,7 +254,19 @@ class SyncPipeline:
         return run.full or known is None or known.hash != indexed_hash(document)
 
     async def _index_documents(self, run: _Run, documents: list[Document]) -> None:
-        chunked = await asyncio.to_thread(lambda: [chunk_document(doc) for doc in documents])
+        prepared = await asyncio.to_thread(lambda: [_redact_and_chunk(doc) for doc in documents])
+        chunked = []
+        for document, (findings, chunks) in zip(documents, prepared, strict=True):
+            if findings:
+                run.summary.redacted += len(findings)
+                logger.info(
+                    "%s: redacted %d secrets in %s (%s)",
+                    run.summary.name,
+                    len(findings),
+                    document.external_id,
+                    ", ".join(f"{f.kind} at line {f.line}" for f in findings),
+                )
+            chunked.append(chunks)
         vectors = await self._vectors_for(run, [chunk for chunks in chunked for chunk in chunks])
         stored = []
         for document, chunks in zip(documents, chunked, strict=True):

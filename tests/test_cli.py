@@ -21,6 +21,7 @@ SYNC_KEYS = {
     "deleted",
     "skipped",
     "skipped_files",
+    "redacted",
     "chunks_embedded",
     "seconds",
     "error",
@@ -54,6 +55,7 @@ def test_sync_search_resync_and_changes(repo: SampleRepo, env: dict[str, str], t
     assert (first["name"], first["kind"], first["error"]) == ("widgets", "git", None)
     assert (first["added"], first["skipped"]) == (len(SAMPLE_INDEXED), len(SAMPLE_SKIPPED))
     assert {f["path"]: f["reason"] for f in first["skipped_files"]} == SAMPLE_SKIPPED
+    assert first["redacted"] == 1  # the private key in config/tls.txt
     assert first["chunks_embedded"] > 0
 
     found = run_json(env, "search", "display name of a user", "-k", "3")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.documents import Document
+from knowledge.redaction import redact_document
 from knowledge.sources import (
     Change,
     Checkpoint,
@@ -57,10 +58,11 @@ def deletions(changes: list[Change]) -> set[str]:
     return {c.external_id for c in changes if isinstance(c, Deletion)}
 
 
-def assert_no_secrets(changes: list[Change]) -> None:
+def assert_no_secrets_once_redacted(changes: list[Change]) -> None:
+    """What the pipeline indexes of each document (knowledge.redaction) holds no sample secret."""
     for document in documents(changes).values():
         for secret in SAMPLE_SECRETS:
-            assert secret not in document.content, document.external_id
+            assert secret not in redact_document(document)[0].content, document.external_id
 
 
 async def test_first_sync_yields_every_file_then_listing_then_checkpoint(repo: SampleRepo, tmp_path: Path) -> None:
@@ -71,7 +73,7 @@ async def test_first_sync_yields_every_file_then_listing_then_checkpoint(repo: S
     assert changes[-2] == Listing(SAMPLE_INDEXED)
     assert changes[-1] == Checkpoint(repo.head)
     assert not [c for c in changes if isinstance(c, Notice)]  # origin is on GitHub
-    assert_no_secrets(changes)
+    assert_no_secrets_once_redacted(changes)
 
 
 async def test_document_fields_link_to_the_commit_on_github(repo: SampleRepo, tmp_path: Path) -> None:
@@ -90,7 +92,7 @@ async def test_document_fields_link_to_the_commit_on_github(repo: SampleRepo, tm
     assert users.url == f"https://github.com/acme/widgets/blob/{sha}/widgets/users.py"
     assert users.line_url.format(start=3, end=9) == f"https://github.com/acme/widgets/blob/{sha}/widgets/users.py#L3-L9"
     assert docs["docs/release notes.md"].url == f"https://github.com/acme/widgets/blob/{sha}/docs/release%20notes.md"
-    assert {d.format for d in docs.values()} == {"python", "markdown", "rst", "javascript"}
+    assert {d.format for d in docs.values()} == {"python", "markdown", "rst", "javascript", "text"}
     assert docs["docs/guide.rst"].format == "rst" and docs["web/app.js"].format == "javascript"
 
 
@@ -134,7 +136,7 @@ async def test_a_cursor_no_longer_in_the_repository_syncs_everything(repo: Sampl
     assert Listing(SAMPLE_INDEXED) in changes
 
 
-async def test_secrets_never_reach_a_document_in_later_syncs(repo: SampleRepo, tmp_path: Path) -> None:
+async def test_secret_files_are_skipped_and_keys_redactable_in_later_syncs(repo: SampleRepo, tmp_path: Path) -> None:
     source = source_for(repo, tmp_path)
     await sync(source)
     first = repo.head
@@ -146,9 +148,9 @@ async def test_secrets_never_reach_a_document_in_later_syncs(repo: SampleRepo, t
 
     changes = await sync(source, first)
 
-    assert skipped(changes) == {"notes.txt": "private key", "deploy/id_rsa": "secret", "deploy/site.pem": "secret"}
-    assert set(documents(changes)) == {"widgets/users.py"}
-    assert_no_secrets(changes)
+    assert skipped(changes) == {"deploy/id_rsa": "secret", "deploy/site.pem": "secret"}
+    assert set(documents(changes)) == {"widgets/users.py", "notes.txt"}  # the key in notes.txt is redacted
+    assert_no_secrets_once_redacted(changes)
 
 
 async def test_text_in_any_encoding_is_indexed_and_only_binaries_are_skipped(

@@ -43,7 +43,8 @@ def summary_line(summaries: list[SyncSummary]) -> str:
     failed = [s for s in summaries if s.error]
     line = (
         f"Synced {len(summaries) - len(failed)}/{len(summaries)} sources: {total('added')} added, "
-        f"{total('updated')} updated, {total('deleted')} deleted, {total('skipped')} skipped; "
+        f"{total('updated')} updated, {total('deleted')} deleted, {total('skipped')} skipped, "
+        f"{total('redacted')} secrets redacted; "
         f"{total('chunks_embedded')} chunks embedded in {total('seconds'):.1f}s"
     )
     return line + (f"; failed: {', '.join(s.name for s in failed)}" if failed else "")
@@ -88,7 +89,7 @@ def sync(
                 if s.error
                 else (
                     f"{s.added} added, {s.updated} updated, {s.deleted} deleted, {s.skipped} skipped, "
-                    f"{s.chunks_embedded} chunks embedded"
+                    f"{s.redacted} secrets redacted, {s.chunks_embedded} chunks embedded"
                 )
             )
             typer.echo(f"{s.name} ({s.kind}): {status} [{s.seconds:.1f}s]")

@@ -13,13 +13,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 import migrations
+from knowledge.private_files import private_sqlite_file
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    """An SQLite database file is created owner-only before SQLAlchemy or Alembic open it
+    (its WAL and SHM files then get the same permissions)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        private_sqlite_file(Path(parsed.database))
 
 
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _prepare_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -47,7 +55,5 @@ def alembic_config(url: str) -> Config:
 
 async def upgrade(url: str) -> None:
     """Run Alembic to head (in a thread: Alembic's env runs its own event loop)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    _prepare_sqlite_file(url)
     await asyncio.to_thread(command.upgrade, alembic_config(url), "head")

@@ -16,8 +16,10 @@ from knowledge.documents import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
-CHUNKING_VERSION = 2
-"""Bump when chunk boundaries or texts change: every document is re-chunked at its next sync."""
+CHUNKING_VERSION = 3
+"""Bump when chunk boundaries or texts change: every document is re-chunked at its next sync.
+3: secrets are redacted before chunking (knowledge.redaction), so an index built before
+holds none of them once each source has synced again."""
 
 Chunker = Callable[[Document], list[Chunk]]
 

@@ -1,10 +1,11 @@
 """The embedded search index: SQLite FTS5 (BM25) plus exact vector search in numpy.
 
-`<directory>/index.sqlite3` holds `chunks` (every Chunk field and its float32 vector),
-`chunks_fts` (FTS5 over title, text and keywords, kept in step by triggers) and `meta`
-(model, dimension, generation). Vectors are searched in memory: one matrix of unit rows
-(vectors.py). The keyword query is built from free text in keywords.py; the two result
-lists are combined by relative score fusion (fusion.py).
+`<directory>/index.sqlite3` (owner-only, like its directory: knowledge/private_files.py)
+holds `chunks` (every Chunk field and its float32 vector), `chunks_fts` (FTS5 over title,
+text and keywords, kept in step by triggers) and `meta` (model, dimension, generation).
+Vectors are searched in memory: one matrix of unit rows (vectors.py). The keyword query
+is built from free text in keywords.py; the two result lists are combined by relative
+score fusion (fusion.py).
 
 Consistency: WAL mode; one connection writes, another reads. Every write transaction
 bumps `meta.generation`. A query runs inside one read transaction; when the stored
@@ -37,6 +38,7 @@ from knowledge.index import IndexModelMismatch, IndexStats, SearchFilters, Searc
 from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS, fuse
 from knowledge.index.keywords import query_terms, within_budget
 from knowledge.index.vectors import Delta, VectorStore
+from knowledge.private_files import private_directory, private_sqlite_file
 
 T = TypeVar("T")
 
@@ -91,8 +93,8 @@ class SqliteIndex:
     """
 
     def __init__(self, directory: Path, candidates: int = 100, keyword_budget: int = 5000) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / "index.sqlite3"
+        private_directory(directory)
+        self.path = private_sqlite_file(directory / "index.sqlite3")
         self.candidates = candidates
         self.keyword_budget = keyword_budget
         self._writer = _connect(self.path)

@@ -9,11 +9,9 @@ file is text in some encoding and is indexed (`text_encoding.py` reads it).
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePosixPath
 
 SECRET = "secret"
-PRIVATE_KEY = "private key"
 BINARY = "binary"
 TOO_LARGE = "too large"
 VENDORED = "vendored"
@@ -92,6 +90,8 @@ _SECRET_SUFFIXES = (
     ".secrets",
 )
 
+_ENV_EXAMPLES = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist"})
+
 _BINARY_SUFFIXES = frozenset(
     {
         ".png",
@@ -142,7 +142,6 @@ _BINARY_SUFFIXES = frozenset(
     }
 )
 
-_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 _BINARY_PROBE_BYTES = 8000  # how far git looks for a NUL byte (xdiff's buffer_is_binary)
 
 
@@ -170,12 +169,12 @@ def skip_reason(path: str, data: bytes, max_bytes: int) -> str | None:
     reason = path_skip_reason(path, len(data), max_bytes)
     if reason:
         return reason
-    if _PRIVATE_KEY.search(data):
-        return PRIVATE_KEY
     if b"\x00" in data[:_BINARY_PROBE_BYTES]:
         return BINARY
     return None
 
 
 def _is_secret_name(name: str) -> bool:
+    if name in _ENV_EXAMPLES:
+        return False
     return name in _SECRET_NAMES or name.startswith(_SECRET_PREFIXES) or name.endswith(_SECRET_SUFFIXES)

@@ -20,6 +20,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from knowledge.documents import Document
+from knowledge.private_files import private_directory
 from knowledge.sources import (
     Change,
     Checkpoint,
@@ -209,6 +210,7 @@ class GitSource:
 
     async def _update(self) -> str:
         """Clone or fetch, point `refs/lorebot/head` at the branch head and return its sha."""
+        private_directory(self.clone_dir.parent)  # the mirrors hold every file of the repository
         if (self.clone_dir / "HEAD").exists():
             source = f"refs/heads/{self.branch}" if self.branch else "HEAD"
             try:
@@ -226,7 +228,6 @@ class GitSource:
         return out.decode().strip()
 
     async def _clone(self) -> None:
-        self.clone_dir.parent.mkdir(parents=True, exist_ok=True)
         partial = self.clone_dir.with_name(self.clone_dir.name + ".partial")
         await asyncio.to_thread(shutil.rmtree, partial, True)
         branch = [f"--branch={self.branch}"] if self.branch else []
