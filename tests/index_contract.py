@@ -164,6 +164,18 @@ def release_notes(document: str, n: int) -> list[Chunk]:
     ]
 
 
+async def write_release_notes(
+    index, documents: list[str], vector: np.ndarray, versions: range, written: dict[str, set[str]] | None = None
+) -> None:
+    """Replace each document with each version in turn; `written` collects every chunk text written."""
+    for n in versions:
+        for document in documents:
+            chunks = release_notes(document, n)
+            if written is not None:
+                written[document].update(chunk.text for chunk in chunks)
+            await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
+
+
 class IndexContract:
     atomic_replace = True
 
@@ -320,17 +332,12 @@ class IndexContract:
         vector = corpus.embed("release notes")
 
         documents = ["alpha", "beta", "gamma"]
-        for document in documents:
-            chunks = release_notes(document, 0)
-            await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
+        await write_release_notes(index, documents, vector, range(1))
         reader = await store.open()
         done = asyncio.Event()
 
         async def write() -> None:
-            for n in range(1, 25):
-                for document in documents:
-                    chunks = release_notes(document, n)
-                    await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
+            await write_release_notes(index, documents, vector, range(1, 25))
             done.set()
 
         async def read(handle: SearchIndex) -> int:
@@ -414,20 +421,13 @@ class IndexContract:
         vector = corpus.embed("release notes")
 
         documents = ["alpha", "beta", "gamma"]
-        written = {document: set() for document in documents}
-        for document in documents:
-            chunks = release_notes(document, 0)
-            written[document].update(chunk.text for chunk in chunks)
-            await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
+        written: dict[str, set[str]] = {document: set() for document in documents}
+        await write_release_notes(index, documents, vector, range(1), written)
         reader = await store.open()
         done = asyncio.Event()
 
         async def write() -> None:
-            for n in range(1, 25):
-                for document in documents:
-                    chunks = release_notes(document, n)
-                    written[document].update(chunk.text for chunk in chunks)
-                    await index.replace_document("notes", document, chunks, np.tile(vector, (len(chunks), 1)))
+            await write_release_notes(index, documents, vector, range(1, 25), written)
             done.set()
 
         async def read(handle: SearchIndex) -> int:
