@@ -26,12 +26,12 @@ import re
 import string
 import unicodedata
 
+import regex
 from confusable_homoglyphs import confusables
 
 DEFUSED_OPENER = "‹"
 
-_REMOVED_CATEGORIES = frozenset({"Cc", "Cf"})
-_KEPT_CONTROLS = frozenset("\n\t")
+_INVISIBLE = regex.compile(r"[[\p{Cc}\p{Cf}]--[\n\t]]", flags=regex.V1)  # control and format, but tab and newline
 _LINE_BREAKS = str.maketrans({"\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n"})
 _OPENER = r"(?P<opener><|&lt;?|&#0*60;?|&#x0*3c;?|\\u0*3c|\\x3c|%3c)"
 _SLASH = r"(?:\\*/|&#0*47;?|&#x0*2f;?|&sol;|\\u0*2f|%2f)?"
@@ -53,7 +53,7 @@ _FOLD = _fold_table()
 
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n")).translate(_LINE_BREAKS)
-    return "".join(c for c in text if c in _KEPT_CONTROLS or unicodedata.category(c) not in _REMOVED_CATEGORIES)
+    return _INVISIBLE.sub("", text)
 
 
 def _defuse(text: str) -> str:
