@@ -62,6 +62,7 @@ async def main(rounds: int) -> None:
             k=settings.search_k,
             timeout=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
+            history_tokens=settings.history_token_budget,
         )
 
         async def stream(question: str) -> None:
@@ -80,7 +81,7 @@ async def main(rounds: int) -> None:
                 streamed.append(await timed(stream(question)) - alone)
                 hits = await retriever.search(question, settings.search_k)
                 started = time.perf_counter()
-                build_prompt(answerer.endpoints[0].model, question, hits)
+                build_prompt(answerer.endpoints[0].model, question, hits, history_tokens=settings.history_token_budget)
                 prompt.append((time.perf_counter() - started) * 1000)
 
     print(f"\n{len(questions)} questions x {rounds} rounds, k={settings.search_k}, stub model answering at once")

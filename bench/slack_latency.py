@@ -137,7 +137,10 @@ async def main(chunks: int, questions: int, burst: int) -> None:
         ),
         k=settings.search_k,
     )
-    bot = build_slack_bot(client, store, answerer)
+    # One asker asks every question (and the burst): no per-person limit; the answer cap as configured.
+    bot = build_slack_bot(
+        client, store, answerer, questions_per_minute=0, concurrent_answers=settings.max_concurrent_answers
+    )
     runner = SocketModeRunner(bot, fake.app_token)
     await runner.start()
     await fake.wait_connected()

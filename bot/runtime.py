@@ -107,6 +107,7 @@ class Runtime:
             api_key=secret_value(settings.llm_api_key),
             timeout=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
+            history_tokens=settings.history_token_budget,
             k=settings.search_k,
         )
 

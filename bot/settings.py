@@ -51,10 +51,17 @@ class Settings(BaseSettings):
     llm_fallback_models: CommaList = Field(default_factory=list)
     llm_timeout_seconds: float = 60.0
     llm_max_retries: int = 2
+    history_token_budget: int = Field(default=1500, ge=100)
+    """Tokens of a thread's history sent to the LLM with a question (older turns dropped first, a longer
+    message cut with a note); the question itself is cut to the same budget. Also bounds the follow-up rewrite."""
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None
+    user_questions_per_minute: int = Field(default=5, ge=0)
+    """Questions one person may ask in any 60 seconds (per process); 0: no limit."""
+    max_concurrent_answers: int = Field(default=4, ge=1)
+    """Answers worked on at once (per process); later questions wait their turn."""
 
     confluence_url: str | None = None
     confluence_username: str | None = None

@@ -8,6 +8,7 @@ import pytest
 
 from bot.answering.llm import LLMAnswerer
 from bot.conversations import SqlConversationStore
+from bot.settings import Settings
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
@@ -42,6 +43,7 @@ async def test_llm_answer_streams_into_slack_as_growing_updates_then_one_final_m
         k=3,
         timeout=5,
         max_retries=2,
+        history_tokens=Settings().history_token_budget,
     )
     running = await start_bot(fake, store, answerer, stream_interval=0)
     fake.fail("assistant.threads.setStatus", "not_allowed_token_type")  # a placeholder message that grows

@@ -15,6 +15,7 @@ from bot.answering.markers import (
     streaming_text,
     strip_markers,
 )
+from bot.answering.token_budget import TokenBudget
 from bot.slack.formatting import to_mrkdwn
 
 CITATIONS = [Citation(n, f"Page {n}", f"https://wiki.example.com/p/{n}") for n in (1, 2, 3)]
@@ -82,7 +83,8 @@ def test_the_rewrite_transcript_drops_markers_but_not_code() -> None:
         Turn("user", "How do I read the first item?"),
         Turn("assistant", "Use `items[1]` [1] or [source 2], as in\n```\nfirst = items[1]\n```"),
     ]
-    transcript = rewrite_messages("and the last one?", history)[1]["content"]
+    budget = TokenBudget(1500, lambda text: len(text) // 4)
+    transcript = rewrite_messages("and the last one?", history, budget)[1]["content"]
     assert "Assistant: Use `items[1]` or, as in\n```\nfirst = items[1]\n```" in transcript
 
 

@@ -51,3 +51,18 @@ def test_missing_config_file_and_incomplete_confluence_settings_are_clear(
     monkeypatch.setenv("CONFLUENCE_SPACES", "ENG")
     with pytest.raises(SourceConfigError, match="CONFLUENCE_URL"):
         build_sources(Settings())
+
+
+def test_abuse_limits_come_from_the_environment_and_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings()
+    assert (defaults.user_questions_per_minute, defaults.max_concurrent_answers) == (5, 4)
+    assert defaults.history_token_budget == 1500
+    monkeypatch.setenv("USER_QUESTIONS_PER_MINUTE", "0")
+    monkeypatch.setenv("MAX_CONCURRENT_ANSWERS", "8")
+    monkeypatch.setenv("HISTORY_TOKEN_BUDGET", "3000")
+    settings = Settings()
+    assert (settings.user_questions_per_minute, settings.max_concurrent_answers) == (0, 8)
+    assert settings.history_token_budget == 3000
+    monkeypatch.setenv("MAX_CONCURRENT_ANSWERS", "0")
+    with pytest.raises(ValueError, match="max_concurrent_answers"):
+        Settings()

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot.answering import Turn
 from bot.answering.markers import strip_markers
+from bot.answering.token_budget import TokenBudget
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,6 @@ search engine over a team's code and documentation. Resolve pronouns and referen
 and error messages exactly. Reply with the query only, on one line, without quotes or comments."""
 
 REWRITE_TURNS = 6
-REWRITE_TURN_CHARS = 600
 MAX_REWRITE_CHARS = 300
 
 Complete = Callable[[list[dict[str, str]]], Awaitable[str | None]]
@@ -35,17 +35,14 @@ def join_recent_user_turns(question: str, history: Sequence[Turn], turns: int = 
     return " ".join([*earlier, question]).strip()
 
 
-def rewrite_messages(question: str, history: Sequence[Turn]) -> list[dict[str, str]]:
-    lines = []
-    for turn in history[-REWRITE_TURNS:]:
-        text = strip_markers(turn.text)
-        if len(text) > REWRITE_TURN_CHARS:
-            text = text[:REWRITE_TURN_CHARS] + " …"
-        lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {text}")
-    transcript = "\n".join(lines)
+def rewrite_messages(question: str, history: Sequence[Turn], budget: TokenBudget) -> list[dict[str, str]]:
+    """The rewrite request: the latest turns within `budget`, and the question cut to it."""
+    turns = budget.history([Turn(turn.role, strip_markers(turn.text)) for turn in history[-REWRITE_TURNS:]])
+    transcript = "\n".join(f"{'User' if turn.role == 'user' else 'Assistant'}: {turn.text}" for turn in turns)
+    latest = budget.cut(question)
     return [
         {"role": "system", "content": REWRITE_SYSTEM_PROMPT},
-        {"role": "user", "content": f"Conversation:\n{transcript}\n\nLatest message: {question}\n\nStandalone query:"},
+        {"role": "user", "content": f"Conversation:\n{transcript}\n\nLatest message: {latest}\n\nStandalone query:"},
     ]
 
 
@@ -58,12 +55,12 @@ def clean_rewrite(reply: str) -> str | None:
     return query[:MAX_REWRITE_CHARS] or None
 
 
-async def standalone_query(question: str, history: Sequence[Turn], complete: Complete) -> str:
+async def standalone_query(question: str, history: Sequence[Turn], complete: Complete, budget: TokenBudget) -> str:
     """The search query for `question`: as is without history, else rewritten by one short
-    model call; the joined user turns when that call fails."""
+    model call (sent within `budget`); the joined user turns when that call fails."""
     if not history:
         return question
-    reply = await complete(rewrite_messages(question, history))
+    reply = await complete(rewrite_messages(question, history, budget))
     query = clean_rewrite(reply) if reply else None
     if query is None:
         logger.info("follow-up rewrite unavailable; joining recent user turns")

@@ -31,7 +31,8 @@ from bot.answering.extractive import compose_extractive
 from bot.answering.followup import standalone_query
 from bot.answering.litellm_client import litellm
 from bot.answering.markers import resolve_markers, streaming_text
-from bot.answering.prompt import Prompt, build_prompt, context_tokens, says_dont_know
+from bot.answering.prompt import Prompt, build_prompt, context_tokens, counter, says_dont_know
+from bot.answering.token_budget import TokenBudget
 from knowledge.index import SearchHit
 from knowledge.retriever import Retrieval, Retriever
 
@@ -92,6 +93,7 @@ class LLMAnswerer(Answerer):
         k: int,
         timeout: float,
         max_retries: int,
+        history_tokens: int,
         fallback_models: Sequence[str] = (),
         api_base: str | None = None,
         api_key: str | None = None,
@@ -103,6 +105,7 @@ class LLMAnswerer(Answerer):
         self.timeout = timeout
         self.max_retries = max_retries
         self.k = k
+        self.history_tokens = history_tokens
         self.retry_wait = retry_wait
         self._context_windows = {e.model: context_window or context_tokens(e.model) for e in self.endpoints}
 
@@ -132,11 +135,13 @@ class LLMAnswerer(Answerer):
         yield compose_extractive(retrieval, note=UNAVAILABLE_NOTE)
 
     async def _retrieve(self, question: str, history: Sequence[Turn]) -> Retrieval:
-        query = await standalone_query(question, history, self._rewrite)
+        budget = TokenBudget(self.history_tokens, counter(self.endpoints[0].model))
+        query = await standalone_query(question, history, self._rewrite, budget)
         return await self.retriever.retrieve(query, self.k)
 
     def _prompt(self, endpoint: Endpoint, question: str, hits: Sequence[SearchHit], history: Sequence[Turn]) -> Prompt:
-        return build_prompt(endpoint.model, question, hits, history, self._context_windows[endpoint.model])
+        window = self._context_windows[endpoint.model]
+        return build_prompt(endpoint.model, question, hits, history, window, history_tokens=self.history_tokens)
 
     def _request(self, endpoint: Endpoint, messages: list[dict[str, str]], timeout: float, **extra: Any) -> dict:
         # max_retries=0: retries are ours (bounded, transient errors only), not the client's.

@@ -57,7 +57,13 @@ async def serve(settings: Settings) -> None:
             stack.callback(scheduler.shutdown, wait=False)
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
-        bot = build_slack_bot(client, runtime.conversations, await runtime.answerer())
+        bot = build_slack_bot(
+            client,
+            runtime.conversations,
+            await runtime.answerer(),
+            questions_per_minute=settings.user_questions_per_minute,
+            concurrent_answers=settings.max_concurrent_answers,
+        )
         runner = SocketModeRunner(bot, app_token)
         stack.push_async_callback(runner.close)
         await runner.start()

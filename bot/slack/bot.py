@@ -10,9 +10,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answering import Answerer
 from bot.conversations import ConversationStore
+from bot.slack.answer_slots import AnswerSlots
 from bot.slack.dedupe import Deduper
 from bot.slack.home import Welcome
 from bot.slack.listeners import register
+from bot.slack.rate_limit import RateLimiter
 from bot.slack.reactions import FeedbackRecorder
 from bot.slack.responder import Responder
 from bot.slack.tasks import BackgroundTasks
@@ -36,13 +38,25 @@ def build_slack_bot(
     client: AsyncWebClient,
     store: ConversationStore,
     answerer: Answerer,
+    *,
+    questions_per_minute: int,
+    concurrent_answers: int,
     stream_interval: float = STREAM_INTERVAL_SECONDS,
     history_turns: int = HISTORY_TURNS,
 ) -> SlackBot:
+    """`questions_per_minute` per person (0: no limit) and `concurrent_answers` come from the settings
+    (`USER_QUESTIONS_PER_MINUTE`, `MAX_CONCURRENT_ANSWERS`)."""
     deduper = Deduper(store)
     tasks = BackgroundTasks()
     responder = Responder(
-        client, store, answerer, deduper, stream_interval=stream_interval, history_turns=history_turns
+        client,
+        store,
+        answerer,
+        deduper,
+        limiter=RateLimiter(questions_per_minute),
+        slots=AnswerSlots(concurrent_answers),
+        stream_interval=stream_interval,
+        history_turns=history_turns,
     )
     app = AsyncApp(client=client, name="lorebot", logger=logging.getLogger("bot.slack.bolt"))
     register(app, responder, FeedbackRecorder(store, deduper), Welcome(client, deduper), tasks)

@@ -1,4 +1,4 @@
-"""Answering one question in Slack: dedupe, thread history, streamed reply, stored answer.
+"""Answering one question in Slack: dedupe, rate limit, thread history, streamed reply, stored answer.
 
 Runs after the event was acked. Any failure ends in a short apology in the thread
 with a reference id, and a log line (with the traceback) under the same id.
@@ -17,9 +17,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answering import Answerer, await_answer
 from bot.conversations import AnswerRecord, ConversationStore
 from bot.slack import correlation
+from bot.slack.answer_slots import AnswerSlots
 from bot.slack.dedupe import Deduper
 from bot.slack.events import Question
 from bot.slack.formatting import MESSAGE_LIMIT, escape, render_answer
+from bot.slack.rate_limit import RateLimiter
 from bot.slack.reply import ReplyWriter
 from knowledge.errors import LorebotError
 
@@ -55,6 +57,8 @@ class Responder:
         answerer: Answerer,
         deduper: Deduper,
         *,
+        limiter: RateLimiter,
+        slots: AnswerSlots,
         stream_interval: float,
         history_turns: int,
         message_limit: int = MESSAGE_LIMIT,
@@ -63,6 +67,8 @@ class Responder:
         self.store = store
         self.answerer = answerer
         self.deduper = deduper
+        self.limiter = limiter
+        self.slots = slots
         self.stream_interval = stream_interval
         self.history_turns = history_turns
         self.message_limit = message_limit
@@ -128,6 +134,16 @@ class Responder:
         await self._reply(question, reference)
 
     async def _reply(self, question: Question, reference: str) -> None:
+        """A person over the rate limit gets one line; an answer waits for a free slot."""
+        wait = self.limiter.check(f"{question.team_id}:{question.user_id}")
+        if wait:
+            logger.info("%s asked more than %d questions a minute; told to wait", question.user_id, self.limiter.limit)
+            await self._tell(self._writer(question), self.limiter.refusal(wait), reference)
+            return
+        async with self.slots.hold():
+            await self._answer(question, reference)
+
+    async def _answer(self, question: Question, reference: str) -> None:
         writer = self._writer(question)
         try:
             conversation_id = await self.store.conversation(question.thread)
