@@ -13,6 +13,7 @@ from bot.answering import Answerer
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.conversations import SqlConversationStore
 from bot.db.engine import upgrade
+from bot.observability.metrics import Metrics
 from bot.slack.bot import SlackBot, build_slack_bot
 from bot.slack.client import build_web_client
 from bot.slack.runner import SocketModeRunner
@@ -117,10 +118,11 @@ async def start_bot(
     stream_interval: float = 0.05,
     check_interval: float = 0.2,
     max_down: float = 30.0,
+    metrics: Metrics | None = None,
 ) -> RunningBot:
     """The real Bolt app in socket mode, every Web API call going to the emulator."""
     client = build_web_client(fake.bot_token, fake.base_url)
-    bot = build_slack_bot(client, store, answerer, stream_interval=stream_interval)
+    bot = build_slack_bot(client, store, answerer, stream_interval=stream_interval, metrics=metrics)
     runner = SocketModeRunner(
         bot, fake.app_token, check_interval=check_interval, max_down=max_down, ping_interval=1.0, drain_seconds=10
     )

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answering import Answerer
 from bot.conversations import ConversationStore
+from bot.observability.metrics import Metrics
 from bot.slack.dedupe import Deduper
 from bot.slack.home import Welcome
 from bot.slack.listeners import register
@@ -38,14 +39,23 @@ def build_slack_bot(
     answerer: Answerer,
     stream_interval: float = STREAM_INTERVAL_SECONDS,
     history_turns: int = HISTORY_TURNS,
+    metrics: Metrics | None = None,
 ) -> SlackBot:
+    """`metrics`: where the bot counts questions, answers and feedback (default: a registry of its own)."""
+    metrics = metrics or Metrics()
     deduper = Deduper(store)
     tasks = BackgroundTasks()
     responder = Responder(
-        client, store, answerer, deduper, stream_interval=stream_interval, history_turns=history_turns
+        client,
+        store,
+        answerer,
+        deduper,
+        metrics=metrics,
+        stream_interval=stream_interval,
+        history_turns=history_turns,
     )
     app = AsyncApp(client=client, name="lorebot", logger=logging.getLogger("bot.slack.bolt"))
-    register(app, responder, FeedbackRecorder(store, deduper), Welcome(client, deduper), tasks)
+    register(app, responder, FeedbackRecorder(store, deduper, metrics), Welcome(client, deduper), tasks)
 
     @app.error
     async def on_error(error: Exception, body: dict) -> None:
