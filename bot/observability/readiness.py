@@ -59,9 +59,14 @@ def database_check(engine: AsyncEngine) -> Check:
     return check
 
 
+READINESS_PROBE_HASH = "lorebot-readiness-probe"
+"""A content hash no chunk has: looking it up is one indexed read on either backend
+(`stats()` would list every document on Weaviate, on every probe of every replica)."""
+
+
 def index_check(index: SearchIndex) -> Check:
     async def check() -> bool:
-        await index.stats()
+        await index.vectors_by_hash([READINESS_PROBE_HASH])
         return True
 
     return check
