@@ -31,6 +31,7 @@ from bot.observability.readiness import Readiness
 from bot.observability.server import http_server
 from bot.settings import Settings
 from bot.slack import correlation
+from knowledge.sync import SyncSummary
 from tests.fakes.slack_server import FakeSlack
 from tests.sample_repo import SampleRepo
 from tests.slack_harness import CHANNEL, RunningBot, answered, mention, start_bot
@@ -231,7 +232,67 @@ async def test_http_port_zero_serves_nothing(fake: FakeSlack, tmp_path: Path, mo
         await stop(serving)
 
 
-def test_http_settings_default_to_every_interface_on_8080() -> None:
+async def test_run_logs_json_lines_off_a_terminal(fake: FakeSlack, tmp_path: Path) -> None:
+    """`lorebot -v run` with its stderr a pipe: a rejected token's detail is one JSON line."""
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "DATA_DIR": str(tmp_path / "data"),
+        "SLACK_BOT_TOKEN": "xoxb-revoked",
+        "SLACK_APP_TOKEN": fake.app_token,
+        "SLACK_API_URL": fake.base_url,
+    }
+    lines: dict[str, list[str]] = {}
+    for log_format in ("auto", "json", "plain"):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from bot.cli import app; app()",
+            "-v",
+            "run",
+            env={**env, "LOG_FORMAT": log_format},
+            cwd=tmp_path,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await process.communicate()
+        assert process.returncode == 1
+        lines[log_format] = stderr.decode().splitlines()
+    for log_format in ("auto", "json"):
+        *logged, reason = lines[log_format]
+        assert reason.startswith("lorebot: Slack rejected SLACK_BOT_TOKEN")  # the sentence for a person
+        records = [json.loads(line) for line in logged if line.startswith("{")]
+        assert len(records) == len(logged)  # every log line is a JSON object (tracebacks inside)
+        [failure] = [record for record in records if record["logger"] == "lorebot.cli"]
+        assert (failure["level"], failure["correlation_id"], failure["message"]) == ("INFO", "-", "command failed")
+        assert "SlackTokenError" in failure["exception"]
+    assert not any(line.startswith("{") for line in lines["plain"])
+    assert any(" INFO lorebot.cli [-] command failed" in line for line in lines["plain"])
+
+
+def test_sync_failures_changes_and_lock_waits_are_counted_per_source() -> None:
+    metrics = Metrics()
+    metrics.synced(SyncSummary("wiki", "confluence", added=3, updated=2, seconds=4.0))
+    metrics.synced(SyncSummary("wiki", "confluence", deleted=1, seconds=1.0, error="Confluence answered 401"))
+    metrics.lock_waited("wiki")
+    metrics.lock_waited("wiki")
+    registry = metrics.registry
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"source": "wiki", **labels})
+
+    assert sample("lorebot_sync_duration_seconds_count") == 2 and sample("lorebot_sync_duration_seconds_sum") == 5
+    changes = {
+        change: sample("lorebot_sync_documents_total", change=change) for change in ("added", "updated", "deleted")
+    }
+    assert changes == {"added": 3, "updated": 2, "deleted": 1}
+    assert sample("lorebot_sync_errors_total") == 1
+    assert sample("lorebot_sync_lock_waits_total") == 2
+
+
+def test_http_settings_default_to_every_interface_on_8080(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HTTP_HOST")  # set by conftest.py so that no other test serves
+    monkeypatch.delenv("HTTP_PORT")
     settings = Settings()
     assert (settings.http_host, settings.http_port, settings.log_format) == ("0.0.0.0", 8080, "auto")
 
