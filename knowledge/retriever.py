@@ -59,7 +59,7 @@ class Retrieval:
 class Retriever:
     """Embed the query, take candidates from the index, order them in the ranking stage.
 
-    `observe` is told the seconds of every retrieval (the bot's latency histogram)."""
+    `observe`, when given, is told the seconds each retrieval took (a latency histogram)."""
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ from bot.cli.run import serve
 from bot.observability.logs import JsonFormatter, formatter_for, use_log_format
 from bot.observability.metrics import Metrics
 from bot.observability.readiness import Readiness
-from bot.observability.server import http_server
+from bot.observability.server import HttpServerError, http_server
 from bot.settings import Settings
 from bot.slack import correlation
 from knowledge.sync import SyncSummary
@@ -325,6 +325,16 @@ async def test_readiness_names_every_part_until_its_check_says_it_is_up() -> Non
 
         readiness.add("index", up)
         assert (await http.ready())[0] == 200
+
+
+async def test_a_port_in_use_is_one_sentence_naming_the_settings() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(HttpServerError, match=f"127.0.0.1:{port} .*HTTP_PORT=0 to turn the server off"):
+            async with http_server("127.0.0.1", port, Readiness(), Metrics().registry):
+                pass
 
 
 # -- metrics through the Slack emulator ---------------------------------------------------------

@@ -16,8 +16,13 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from bot.observability.readiness import OK, Readiness
+from knowledge.errors import LorebotError
 
 logger = logging.getLogger(__name__)
+
+
+class HttpServerError(LorebotError):
+    """The address cannot be listened on; the message names the settings to change."""
 
 
 def build_app(readiness: Readiness, registry: CollectorRegistry) -> web.Application:
@@ -44,7 +49,13 @@ async def http_server(host: str, port: int, readiness: Readiness, registry: Coll
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise HttpServerError(
+                f"Cannot serve /healthz, /readyz and /metrics on {host}:{port} ({exc.strerror or exc}); "
+                "set HTTP_HOST and HTTP_PORT to a free address, or HTTP_PORT=0 to turn the server off."
+            ) from exc
         bound = runner.addresses[0][1]
         logger.info("serving /healthz, /readyz and /metrics on %s:%d", host, bound)
         yield bound
