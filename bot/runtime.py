@@ -19,6 +19,7 @@ from bot.answering import Answerer
 from bot.conversations import SqlConversationStore
 from bot.db.engine import create_engine, session_factory, upgrade
 from bot.db.sync_state import SqlSyncState
+from bot.observability.metrics import Metrics
 from bot.settings import Settings, secret_value
 from bot.syncing import SyncService
 from knowledge.embedding import Embedder
@@ -39,6 +40,7 @@ class Runtime:
         self.engine = engine
         self.conversations = SqlConversationStore(engine)
         self.sync_state = SqlSyncState(session_factory(engine))
+        self.metrics = Metrics()
         self._embedder = embedder
         self._bound = False
 
@@ -89,7 +91,9 @@ class Runtime:
 
     async def retriever(self) -> Retriever:
         ranking = Ranking(candidates=self.settings.search_candidates, abstain_threshold=self.settings.abstain_threshold)
-        return Retriever(self.index, await self.embedder(), self.settings.search_alpha, ranking)
+        return Retriever(
+            self.index, await self.embedder(), self.settings.search_alpha, ranking, observe=self.metrics.retrieved
+        )
 
     async def answerer(self) -> Answerer:
         settings, retriever = self.settings, await self.retriever()

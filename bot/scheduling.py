@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.observability.metrics import Metrics
 from bot.syncing import SyncService
 
 logger = logging.getLogger(__name__)
 
 
-def start_sync_scheduler(service: SyncService, interval_minutes: int) -> AsyncIOScheduler:
+def start_sync_scheduler(service: SyncService, interval_minutes: int, metrics: Metrics) -> AsyncIOScheduler:
     """Start a job per source: first run now, then every `interval_minutes`.
 
     A job never overlaps itself (max_instances=1) and missed runs collapse into one.
@@ -23,7 +24,7 @@ def start_sync_scheduler(service: SyncService, interval_minutes: int) -> AsyncIO
             _sync_one,
             "interval",
             minutes=interval_minutes,
-            args=[service, name],
+            args=[service, name, metrics],
             id=f"sync:{name}",
             max_instances=1,
             coalesce=True,
@@ -33,8 +34,9 @@ def start_sync_scheduler(service: SyncService, interval_minutes: int) -> AsyncIO
     return scheduler
 
 
-async def _sync_one(service: SyncService, name: str) -> None:
+async def _sync_one(service: SyncService, name: str, metrics: Metrics) -> None:
     (summary,) = await service.sync([name])
+    metrics.synced(summary)
     if summary.error:
         logger.warning("scheduled sync of %s failed: %s", name, summary.error)
     else:

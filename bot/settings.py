@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -22,6 +22,8 @@ from pydantic_settings import (
 from knowledge.errors import LorebotError
 
 CommaList = Annotated[list[str], NoDecode]
+LogFormat = Literal["auto", "json", "plain"]
+"""auto: plain lines on a terminal, JSON lines otherwise."""
 
 
 class SettingsError(LorebotError):
@@ -74,6 +76,11 @@ class Settings(BaseSettings):
     max_file_bytes: int = 1_000_000
 
     sync_interval_minutes: int = 60
+
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    """`lorebot run` serves /healthz, /readyz and /metrics here; 0 turns the server off."""
+    log_format: LogFormat = "auto"
 
     search_alpha: float = 0.6
     """Hybrid weighting, 0 keywords (BM25) only … 1 vectors only; tuned in docs/benchmarks.md."""

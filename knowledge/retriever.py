@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from knowledge.embedding import Embedder
@@ -56,13 +57,23 @@ class Retrieval:
 
 
 class Retriever:
-    """Embed the query, take candidates from the index, order them in the ranking stage."""
+    """Embed the query, take candidates from the index, order them in the ranking stage.
 
-    def __init__(self, index: SearchIndex, embedder: Embedder, alpha: float, ranking: Ranking) -> None:
+    `observe`, when given, is told the seconds each retrieval took (a latency histogram)."""
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        embedder: Embedder,
+        alpha: float,
+        ranking: Ranking,
+        observe: Callable[[float], None] | None = None,
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.alpha = alpha
         self.ranking = ranking
+        self.observe = observe
 
     async def candidates(
         self, query: str, n: int, filters: SearchFilters = SearchFilters(), alpha: float | None = None
@@ -85,7 +96,10 @@ class Retriever:
         candidates = await self.candidates(query, max(k, self.ranking.candidates), filters, alpha)
         hits = self.ranking.rank(query, candidates, k)
         abstain = self.ranking.abstains(query, hits)
-        logger.debug("retrieved %d hits in %.1f ms", len(hits), (time.perf_counter() - started) * 1000)
+        seconds = time.perf_counter() - started
+        logger.debug("retrieved %d hits in %.1f ms", len(hits), seconds * 1000)
+        if self.observe is not None:
+            self.observe(seconds)
         return Retrieval(query, hits, abstain)
 
     async def search(self, query: str, k: int, filters: SearchFilters = SearchFilters()) -> list[SearchHit]:

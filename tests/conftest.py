@@ -33,6 +33,9 @@ _GIVEN_WEAVIATE = {name: os.environ.get(name) for name in ("WEAVIATE_URL", "WEAV
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in _SETTING_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # `lorebot run` serves HTTP on 0.0.0.0:8080 by default: a test serves only when it says so.
+    monkeypatch.setenv("HTTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("HTTP_PORT", "0")
     monkeypatch.chdir(tmp_path)  # no stray .env file is read
 
 

@@ -13,6 +13,7 @@ from bot.answering import Answerer
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.conversations import SqlConversationStore
 from bot.db.engine import upgrade
+from bot.observability.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.bot import SlackBot, build_slack_bot
 from bot.slack.client import build_web_client
@@ -119,6 +120,7 @@ async def start_bot(
     check_interval: float = 0.2,
     max_down: float = 30.0,
     settings: Settings | None = None,
+    metrics: Metrics | None = None,
 ) -> RunningBot:
     """The real Bolt app in socket mode, every Web API call going to the emulator; its limits
     from `settings` (default: the defaults)."""
@@ -131,6 +133,7 @@ async def start_bot(
         questions_per_minute=settings.user_questions_per_minute,
         concurrent_answers=settings.max_concurrent_answers,
         stream_interval=stream_interval,
+        metrics=metrics,
     )
     runner = SocketModeRunner(
         bot, fake.app_token, check_interval=check_interval, max_down=max_down, ping_interval=1.0, drain_seconds=10

@@ -44,6 +44,17 @@ PACKAGE = "./cmd/weaviate-server"
 HOST = "127.0.0.1"
 NODE = "lorebot-test-node"
 SMALL_QUERY_MAXIMUM_RESULTS = 100  # for the server that tests request limits (QUERY_MAXIMUM_RESULTS)
+# How the tests' server behaves, beside its ports and addresses; deploy/docker-compose.yml
+# runs Weaviate with the same (tests/test_deploy_files.py checks it).
+BEHAVIOUR = {
+    "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
+    "DEFAULT_VECTORIZER_MODULE": "none",
+    "AUTOSCHEMA_ENABLED": "false",
+    "DISABLE_TELEMETRY": "true",
+    "GO_PROFILING_DISABLE": "true",
+    "PROMETHEUS_MONITORING_ENABLED": "false",
+    "RAFT_BOOTSTRAP_EXPECT": "1",
+}
 
 # Files of the module that bind to every interface, and how many such listen calls each has.
 _WILDCARD_LISTEN = 'fmt.Sprintf(":%d"'
@@ -217,13 +228,7 @@ class WeaviateServer:
             "RAFT_PORT": str(raft),
             "RAFT_INTERNAL_RPC_PORT": str(raft_rpc),
             "RAFT_JOIN": f"{NODE}:{raft}",
-            "RAFT_BOOTSTRAP_EXPECT": "1",
-            "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
-            "DEFAULT_VECTORIZER_MODULE": "none",
-            "AUTOSCHEMA_ENABLED": "false",
-            "DISABLE_TELEMETRY": "true",
-            "GO_PROFILING_DISABLE": "true",
-            "PROMETHEUS_MONITORING_ENABLED": "false",
+            **BEHAVIOUR,
             **self.env,
         }
         command = [str(self.binary), "--host", HOST, "--port", str(http), "--scheme", "http"]

@@ -18,19 +18,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("lorebot.cli.run")
 
 
-def _log_with_correlation_ids() -> None:
-    """Every log line names the Slack event it belongs to; the bot's own activity is shown."""
-    from bot.slack.correlation import CorrelationFilter
-
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(CorrelationFilter())
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"))
-    for name in ("bot", "lorebot"):
-        if logging.getLogger(name).getEffectiveLevel() > logging.INFO:
-            logging.getLogger(name).setLevel(logging.INFO)
-
-
 async def serve(settings: Settings) -> None:
+    from bot.observability.readiness import Readiness, database_check, index_check
+    from bot.observability.server import http_server
     from bot.runtime import open_runtime
     from bot.scheduling import start_sync_scheduler
     from bot.settings import secret_value
@@ -52,8 +42,15 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
             stack.callback(loop.remove_signal_handler, signum)
         runtime = await stack.enter_async_context(open_runtime(settings))
+        readiness = Readiness()
+        if settings.http_port:
+            registry = runtime.metrics.registry
+            await stack.enter_async_context(http_server(settings.http_host, settings.http_port, readiness, registry))
+        readiness.add("database", database_check(runtime.engine))
+        readiness.add("index", index_check(runtime.index))
         if runtime.sources:
-            scheduler = start_sync_scheduler(await runtime.sync_service(), settings.sync_interval_minutes)
+            service = await runtime.sync_service()
+            scheduler = start_sync_scheduler(service, settings.sync_interval_minutes, runtime.metrics)
             stack.callback(scheduler.shutdown, wait=False)
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
@@ -63,10 +60,12 @@ async def serve(settings: Settings) -> None:
             await runtime.answerer(),
             questions_per_minute=settings.user_questions_per_minute,
             concurrent_answers=settings.max_concurrent_answers,
+            metrics=runtime.metrics,
         )
         runner = SocketModeRunner(bot, app_token)
         stack.push_async_callback(runner.close)
         await runner.start()
+        readiness.add("slack", runner.is_connected)
         await runner.run_until(stop)
         logger.info("stopping: finishing answers in flight")
 
@@ -74,6 +73,8 @@ async def serve(settings: Settings) -> None:
 @app.command("run")
 def run_bot() -> None:
     """Run the Slack bot (socket mode) and re-sync the sources on a schedule, until stopped."""
+    from bot.observability.logs import configure_service_logging
+
     settings = load_settings()
-    _log_with_correlation_ids()
+    configure_service_logging(settings.log_format)
     run_command(serve(settings))

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answering import Answerer
 from bot.conversations import ConversationStore
+from bot.observability.metrics import Metrics
 from bot.slack.answer_slots import AnswerSlots
 from bot.slack.dedupe import Deduper
 from bot.slack.home import Welcome
@@ -43,9 +44,12 @@ def build_slack_bot(
     concurrent_answers: int,
     stream_interval: float = STREAM_INTERVAL_SECONDS,
     history_turns: int = HISTORY_TURNS,
+    metrics: Metrics | None = None,
 ) -> SlackBot:
     """`questions_per_minute` per person (0: no limit) and `concurrent_answers` come from the settings
-    (`USER_QUESTIONS_PER_MINUTE`, `MAX_CONCURRENT_ANSWERS`)."""
+    (`USER_QUESTIONS_PER_MINUTE`, `MAX_CONCURRENT_ANSWERS`).
+    `metrics`: where the bot counts questions, answers and feedback (default: a registry of its own)."""
+    metrics = metrics or Metrics()
     deduper = Deduper(store)
     tasks = BackgroundTasks()
     responder = Responder(
@@ -55,11 +59,12 @@ def build_slack_bot(
         deduper,
         limiter=RateLimiter(questions_per_minute),
         slots=AnswerSlots(concurrent_answers),
+        metrics=metrics,
         stream_interval=stream_interval,
         history_turns=history_turns,
     )
     app = AsyncApp(client=client, name="lorebot", logger=logging.getLogger("bot.slack.bolt"))
-    register(app, responder, FeedbackRecorder(store, deduper), Welcome(client, deduper), tasks)
+    register(app, responder, FeedbackRecorder(store, deduper, metrics), Welcome(client, deduper), tasks)
 
     @app.error
     async def on_error(error: Exception, body: dict) -> None:

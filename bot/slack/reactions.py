@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from bot.conversations import ConversationStore, reaction_polarity
+from bot.observability.metrics import Metrics
 from bot.slack import correlation
 from bot.slack.dedupe import Deduper
 
@@ -13,9 +14,10 @@ logger = logging.getLogger(__name__)
 
 
 class FeedbackRecorder:
-    def __init__(self, store: ConversationStore, deduper: Deduper) -> None:
+    def __init__(self, store: ConversationStore, deduper: Deduper, metrics: Metrics) -> None:
         self.store = store
         self.deduper = deduper
+        self.metrics = metrics
 
     async def record(self, event_id: str, event: dict[str, Any], bot_user_id: str | None) -> None:
         correlation.begin()
@@ -27,10 +29,12 @@ class FeedbackRecorder:
             if answer_id is None or not await self.deduper.claim(f"event:{event_id}"):
                 return
             reaction, user = event.get("reaction", ""), event.get("user", "")
-            if event.get("type") == "reaction_added":
+            added = event.get("type") == "reaction_added"
+            if added:
                 await self.store.add_reaction(answer_id, user, reaction)
             else:
                 await self.store.remove_reaction(answer_id, user, reaction)
+            self.metrics.reacted(reaction, added)
             logger.info(
                 "feedback %s %s (%+d) on answer %d", event.get("type"), reaction, reaction_polarity(reaction), answer_id
             )

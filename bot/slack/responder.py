@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answering import Answerer, await_answer
 from bot.conversations import AnswerRecord, ConversationStore
+from bot.observability.metrics import Metrics
 from bot.slack import correlation
 from bot.slack.answer_slots import AnswerSlots
 from bot.slack.dedupe import Deduper
@@ -59,6 +60,7 @@ class Responder:
         *,
         limiter: RateLimiter,
         slots: AnswerSlots,
+        metrics: Metrics,
         stream_interval: float,
         history_turns: int,
         message_limit: int = MESSAGE_LIMIT,
@@ -69,6 +71,7 @@ class Responder:
         self.deduper = deduper
         self.limiter = limiter
         self.slots = slots
+        self.metrics = metrics
         self.stream_interval = stream_interval
         self.history_turns = history_turns
         self.message_limit = message_limit
@@ -85,6 +88,7 @@ class Responder:
             if not await self.deduper.claim(question.dedupe_key):
                 logger.info("already handled %s; dropped", question.dedupe_key)
                 return
+            self.metrics.question(question.surface)
         except Exception:
             if addressed:
                 await self._fail(question, None, reference)
@@ -102,11 +106,13 @@ class Responder:
         try:
             if not await self.deduper.claim(f"command:{command.trigger_id}"):
                 return
+            self.metrics.question("command")
             posted = await self.client.chat_postMessage(
                 channel=command.channel_id, text=f"<@{command.user_id}> asked: {escape(command.text)}"
             )
         except Exception as exc:
             logger.exception("cannot post the /ask question (reference %s)", reference)
+            self.metrics.failed()
             not_member = isinstance(exc, SlackApiError) and exc.response.get("error") in (
                 "not_in_channel",
                 "channel_not_found",
@@ -154,12 +160,14 @@ class Responder:
             posted = await writer.finish(render_answer(answer, self.message_limit))
         except LorebotError as exc:  # a failure with words for a person (empty question, empty index, …)
             logger.warning("cannot answer: %s", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
+            self.metrics.refused()
             await self._tell(writer, f":information_source: {exc}", reference)
             return
         except Exception:
             await self._fail(question, writer, reference)
             return
         latency_ms = (time.monotonic() - question.received_at) * 1000
+        self.metrics.answered(answer.abstained, latency_ms / 1000)
         logger.info(
             "answered in %.0f ms (%s, %d sources)",
             latency_ms,
@@ -185,6 +193,7 @@ class Responder:
 
     async def _fail(self, question: Question, writer: ReplyWriter | None, reference: str) -> None:
         logger.exception("answering failed (reference %s)", reference)
+        self.metrics.failed()
         await self._tell(writer or self._writer(question), apology(reference), reference)
 
     async def _tell(self, writer: ReplyWriter, text: str, reference: str) -> None:

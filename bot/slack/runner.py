@@ -46,6 +46,10 @@ class SocketModeRunner:
         self._watchdog = asyncio.get_running_loop().create_task(watchdog.run(), name="slack watchdog")
         logger.info("connected to Slack in socket mode")
 
+    async def is_connected(self) -> bool:
+        """Whether the socket-mode connection is open now (readiness)."""
+        return self.handler is not None and await self.handler.client.is_connected()
+
     async def run_until(self, stop: asyncio.Event) -> None:
         """Until `stop` is set; raises `ConnectionLost` if the connection cannot be kept."""
         assert self._watchdog is not None, "start() first"
