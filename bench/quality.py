@@ -9,8 +9,10 @@ index), and asked its questions of one split. Variants: `bm25` (keywords alone),
 `vectors` (vectors alone), `hybrid` (both fused, no ranking stage) and `final` (what
 lorebot answers with: hybrid candidates, then the ranking stage and abstention).
 
-Tune on `dev`; report `test`. `--misses` lists each answerable question whose expected
-file is not in the top 5, with what came instead.
+Tune on `dev`; report `test`. A corpus without the chosen split is skipped with a note
+(`structlog` has no dev split: it is never tuned on, only checked on test). `--misses`
+lists each answerable question whose expected file is not in the top 5, with what came
+instead.
 """
 
 from __future__ import annotations
@@ -128,7 +130,15 @@ async def main() -> None:
     parser.add_argument("--variants", nargs="*", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--misses", action="store_true")
     args = parser.parse_args()
+    if unknown := set(args.corpus) - {c.name for c in corpora()}:
+        raise SystemExit(f"unknown corpus: {', '.join(sorted(unknown))}")
     chosen = [c for c in corpora() if not args.corpus or c.name in args.corpus]
+    for corpus in chosen:
+        if not corpus.has_split(args.split):
+            print(f"{corpus.name}: no {args.split} split, skipped")
+    chosen = [c for c in chosen if c.has_split(args.split)]
+    if not chosen:
+        raise SystemExit(f"no chosen corpus has a {args.split} split")
     runs = [run for corpus in chosen for run in await run_corpus(corpus, args.split, args.variants)]
     print(f"\n{args.split} split, k={K}\n")
     print(table(runs))

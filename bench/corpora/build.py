@@ -2,16 +2,19 @@
 
 Each `bench/corpora/<name>/corpus.json` names a release: a PyPI sdist (which carries
 `docs/` and `tests/`) or a Go module zip from the module proxy (the whole repository at
-that tag). `build(name)` downloads it once, unpacks it without its top folder and commits
-it as a git repository whose `origin` is the project's real host, so lorebot's links take
-the host's own form. Question sets beside it: `dev.jsonl` (tuned on) and `test.jsonl`
-(reported, never tuned on).
+that tag), optionally pinned by its `sha256`. `build(name)` downloads it once, checks the
+digest when one is pinned, unpacks it without its top folder and commits it as a git
+repository whose `origin` is the project's real host, so lorebot's links take the host's
+own form. Question sets beside it: `dev.jsonl` (tuned on) and `test.jsonl` (reported,
+never tuned on). A corpus may have no `dev.jsonl` at all: it is never tuned on and serves
+only as an untuned check on the test split (`structlog`).
 
     python bench/corpora/build.py [NAME ...]   # build; prints each repository's path
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -37,6 +40,7 @@ class Corpus:
     package: str
     version: str
     origin: str
+    sha256: str | None = None  # of the downloaded archive; checked when given
 
     @property
     def repo(self) -> Path:
@@ -44,6 +48,9 @@ class Corpus:
 
     def questions(self, split: str) -> Path:
         return HERE / self.name / f"{split}.jsonl"
+
+    def has_split(self, split: str) -> bool:
+        return self.questions(split).is_file()
 
 
 def corpora() -> list[Corpus]:
@@ -62,10 +69,18 @@ def _pypi_sdist(package: str, version: str) -> bytes:
     return _download(urljoin(meta_url, sdist["url"]))
 
 
+def _checked(corpus: Corpus, data: bytes) -> bytes:
+    """`data` when it matches the pinned digest (or none is pinned); else an error naming both."""
+    if corpus.sha256 is not None and (got := hashlib.sha256(data).hexdigest()) != corpus.sha256:
+        raise ValueError(f"{corpus.name}: {corpus.package} {corpus.version} has sha256 {got}, pinned {corpus.sha256}")
+    return data
+
+
 def _unpack(corpus: Corpus, target: Path) -> None:
     """The release's files under `target`, without the archive's top folder."""
     if corpus.registry == "pypi":
-        with tarfile.open(fileobj=io.BytesIO(_pypi_sdist(corpus.package, corpus.version))) as archive:
+        sdist = _checked(corpus, _pypi_sdist(corpus.package, corpus.version))
+        with tarfile.open(fileobj=io.BytesIO(sdist)) as archive:
             for member in archive.getmembers():
                 _, _, relative = member.name.partition("/")
                 if member.isfile() and relative:
@@ -73,7 +88,7 @@ def _unpack(corpus: Corpus, target: Path) -> None:
     elif corpus.registry == "go":
         url = f"https://proxy.golang.org/{corpus.package.lower()}/@v/{corpus.version}.zip"
         prefix = f"{corpus.package}@{corpus.version}/"
-        with zipfile.ZipFile(io.BytesIO(_download(url))) as archive:
+        with zipfile.ZipFile(io.BytesIO(_checked(corpus, _download(url)))) as archive:
             for info in archive.infolist():
                 if not info.is_dir() and info.filename.startswith(prefix):
                     _write(target / info.filename.removeprefix(prefix), archive.read(info))
