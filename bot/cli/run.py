@@ -32,7 +32,7 @@ def _log_with_correlation_ids() -> None:
 
 async def serve(settings: Settings) -> None:
     from bot.runtime import open_runtime
-    from bot.scheduling import start_sync_scheduler
+    from bot.scheduling import SyncScheduler
     from bot.settings import secret_value
     from bot.slack.bot import build_slack_bot
     from bot.slack.client import build_web_client, require_tokens, verify_tokens
@@ -53,8 +53,9 @@ async def serve(settings: Settings) -> None:
             stack.callback(loop.remove_signal_handler, signum)
         runtime = await stack.enter_async_context(open_runtime(settings))
         if runtime.sources:
-            scheduler = start_sync_scheduler(await runtime.sync_service(), settings.sync_interval_minutes)
-            stack.callback(scheduler.shutdown, wait=False)
+            scheduler = SyncScheduler(await runtime.sync_service(), runtime.schedules, settings.sync_jitter_seconds)
+            scheduler.start()
+            stack.push_async_callback(scheduler.close)  # cancels syncs in flight, releasing their leases
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
         bot = build_slack_bot(client, runtime.conversations, await runtime.answerer())
