@@ -30,6 +30,7 @@ class SyncScheduler:
         self.max_jitter_seconds = max_jitter_seconds
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._running: set[asyncio.Task] = set()
+        self._closing = False
 
     def start(self) -> None:
         """A job per source: a first check now (a run missed while nothing ran happens at
@@ -51,7 +52,9 @@ class SyncScheduler:
         self.scheduler.start()
 
     async def close(self) -> None:
-        """Stop scheduling and cancel syncs in flight (which releases their leases)."""
+        """Stop scheduling and cancel syncs in flight, which releases their leases; a
+        cancelled sync resumes from its last checkpoint at the next run, on any replica."""
+        self._closing = True
         self.scheduler.shutdown(wait=False)
         for task in self._running:
             task.cancel()
@@ -68,6 +71,11 @@ class SyncScheduler:
             return
         except LorebotError as exc:
             logger.warning("scheduled sync of %s stopped: %s", name, exc)
+            return
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+            logger.info("scheduled sync of %s cancelled: shutting down", name)
             return
         finally:
             self._running.discard(task)
