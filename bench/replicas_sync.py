@@ -10,7 +10,7 @@ few seconds, so some syncs index changes. The window starts when both replicas a
 connected to Slack. Printed: syncs completed in the window (per replica), overlapping runs
 of one source (from the runs recorded in the database; must be 0), lock waits (a
 replica's trigger finding the source's lease held: its log's "lock wait" lines), and runs
-left unfinished. Work files go to bench/.work/replicas_sync.
+in flight at the end (cancelled by the SIGTERM that stops the replicas). Work files go to bench/.work/replicas_sync.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ async def main(sources: int, seconds: float, lease: float) -> None:
     )
     print(f"overlapping runs of one source: {len(overlapping(runs, until=window_end))} (must be 0)")
     print(f"lock waits: {sum(waits)} (a {waits[0]}, b {waits[1]})")
-    print(f"runs left unfinished: {sum(1 for run in runs if run.finished is None and run.started < window_end)}")
+    in_flight = sum(1 for run in runs if run.finished is None and run.started < window_end)
+    print(f"runs in flight at the end (cancelled by SIGTERM): {in_flight}")
     print(f"exit codes on SIGTERM: {codes}")
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.db import models
 from bot.db.engine import create_engine, session_factory
-from bot.db.leases import as_utc
+from bot.db.models import as_utc
 from tests.fakes.slack_server import FakeSlack
 from tests.processes import lorebot_process
 

@@ -4,7 +4,6 @@ holds a source's lease has that source taken over once the lease expires."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import Iterator
@@ -19,15 +18,10 @@ from tests.fakes.confluence_server import FakeConfluence, days_ago
 from tests.fakes.slack_server import FakeSlack
 from tests.replicas import overlapping, recorded_runs, replica_env, start_replica, stop
 from tests.sample_repo import SampleRepo
+from tests.waiting import eventually
 
 SOURCES = 3
 RUNS_EACH = 4
-
-
-async def eventually(condition, timeout: float = 180) -> None:
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.2)
 
 
 def logs_of(*paths: Path) -> str:
@@ -53,7 +47,7 @@ async def test_two_replicas_never_sync_one_source_at_once(fake: FakeSlack, postg
             finished = [run for run in await recorded_runs(postgres_url) if run.finished]
             return all(sum(run.source == f"repo-{n}" for run in finished) >= RUNS_EACH for n in range(SOURCES))
 
-        await eventually(every_source_synced_often)
+        await eventually(every_source_synced_often, timeout=300, poll=0.2)
         runs, seen_at = await recorded_runs(postgres_url), datetime.now(UTC)
     finally:
         codes = [await stop(replica) for replica in replicas]
@@ -98,7 +92,8 @@ async def test_a_killed_lease_holder_is_taken_over_after_its_lease_expires(
             others = [pid for pid in logs if lease and not lease.holder.endswith(f":{pid}")]
             return lease is not None and len(others) == 1 and "lock wait: wiki" in logs[others[0]].read_text()
 
-        await eventually(one_holds_it_and_the_other_waits)  # the holder hangs on Confluence's first answer
+        # the holder hangs on Confluence's first answer
+        await eventually(one_holds_it_and_the_other_waits, timeout=300, poll=0.2)
         lease = (await leases.held())["wiki"]
         holder = next(r for r in replicas if lease.holder.endswith(f":{r.pid}"))
         survivor = next(r for r in replicas if r is not holder)
@@ -111,7 +106,7 @@ async def test_a_killed_lease_holder_is_taken_over_after_its_lease_expires(
                 for run in await recorded_runs(postgres_url)
             )
 
-        await eventually(survivor_synced_it)
+        await eventually(survivor_synced_it, timeout=120, poll=0.2)
         runs = await recorded_runs(postgres_url)
     finally:
         await engine.dispose()

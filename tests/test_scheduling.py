@@ -5,7 +5,7 @@ second run (max_instances) and a second caller finds the source's lease held."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -24,15 +24,9 @@ from knowledge.sources import Change, Checkpoint, Source
 from knowledge.sources.connectors import SourceContext, build_sources
 from knowledge.sync import SyncPipeline
 from tests.sample_repo import SampleRepo
+from tests.waiting import eventually
 
 EVERY_SECOND = Schedule(interval_seconds=1)
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
-    """Wait until `condition()` holds (polled); fail after `timeout` seconds."""
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.05)
 
 
 class GatedSource:

@@ -13,6 +13,7 @@ from bot.db import models
 from bot.db.engine import create_engine, session_factory, upgrade
 from bot.db.leases import SqlLeases
 from bot.source_locks import LeaseLost, SourceLocked, SourceLocks
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -40,8 +41,9 @@ async def test_one_holder_at_a_time_until_released(leases: SqlLeases) -> None:
 
 async def test_an_expired_lease_is_taken_over_and_its_holder_cannot_renew(leases: SqlLeases) -> None:
     crashed = await leases.acquire("backend", "a:1", 0.2)
-    while (taken := await leases.acquire("backend", "b:2", 60)).holder != "b:2":
-        await asyncio.sleep(0.05)
+    async with asyncio.timeout(30):
+        while (taken := await leases.acquire("backend", "b:2", 60)).holder != "b:2":
+            await asyncio.sleep(0.05)
     assert taken.acquired_at >= crashed.expires_at
     assert not await leases.renew("backend", "a:1", 60)
     assert await leases.renew("backend", "b:2", 60)
@@ -51,8 +53,9 @@ async def test_an_expired_lease_is_taken_over_and_its_holder_cannot_renew(leases
 async def test_expired_leases_are_not_listed_as_held(leases: SqlLeases) -> None:
     gone = await leases.acquire("backend", "a:1", 0.1)
     await leases.acquire("wiki", "a:1", 60)
-    while "backend" in (held := await leases.held()):
-        await asyncio.sleep(0.05)
+    async with asyncio.timeout(30):
+        while "backend" in (held := await leases.held()):
+            await asyncio.sleep(0.05)
     assert set(held) == {"wiki"}
     assert (await leases.acquire("backend", "b:2", 60)).acquired_at >= gone.expires_at
 
@@ -62,8 +65,11 @@ async def test_source_locks_hold_renew_and_release(leases: SqlLeases) -> None:
     theirs = SourceLocks(leases, "b:2", lease_seconds=0.3)
     async with ours.hold("backend"):
         first = (await leases.held())["backend"]
-        while (await leases.held())["backend"].expires_at == first.expires_at:  # renewed while held
-            await asyncio.sleep(0.05)
+
+        async def renewed() -> bool:
+            return (await leases.held())["backend"].expires_at > first.expires_at
+
+        await eventually(renewed, timeout=30)
         with pytest.raises(SourceLocked, match="backend is being synced by a:1"):
             async with theirs.hold("backend"):
                 pytest.fail("two holders")
@@ -84,16 +90,22 @@ async def test_a_waiting_holder_gets_the_lease_once_it_is_released(leases: SqlLe
             order.append("a releases")
 
     holding = asyncio.create_task(hold_until_released())
-    while not order:
-        await asyncio.sleep(0.01)
+
+    async def holds() -> bool:
+        return bool(order)
+
+    await eventually(holds, timeout=30)
 
     async def wait_for_it() -> None:
         async with theirs.hold("backend", wait=True):
             order.append("b holds")
 
     waiting = asyncio.create_task(wait_for_it())
-    while not theirs.waits:
-        await asyncio.sleep(0.01)
+
+    async def waits() -> bool:
+        return bool(theirs.waits)
+
+    await eventually(waits, timeout=30)
     release.set()
     await asyncio.gather(holding, waiting)
     assert order == ["a holds", "a releases", "b holds"]

@@ -17,11 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import models
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A stored time, aware and in UTC (SQLite hands them back naive)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from bot.db.models import as_utc
 
 
 @dataclass(frozen=True)

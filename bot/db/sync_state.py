@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import models
-from bot.db.leases import as_utc
+from bot.db.models import as_utc
 from knowledge.sync import IndexedDocument, StoredDocument, SyncSummary, indexed_hash
 
 _IN_BATCH = 1000
