@@ -18,17 +18,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.answering import Answerer
 from bot.conversations import SqlConversationStore
 from bot.db.engine import create_engine, session_factory, upgrade
+from bot.db.leases import SqlLeases
 from bot.db.sync_state import SqlSyncState
 from bot.observability.metrics import Metrics
+from bot.replica import replica_id
 from bot.settings import Settings, secret_value
+from bot.source_locks import SourceLocks
 from bot.syncing import SyncService
 from knowledge.embedding import Embedder
 from knowledge.index import IndexModelMismatch, SearchIndex
 from knowledge.private_files import restrict
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
+from knowledge.schedule import Schedule
 from knowledge.sources import Source
-from knowledge.sources.connectors import SourceContext, build_sources
+from knowledge.sources.connectors import ConfiguredSource, SourceContext, build_sources
 from knowledge.sync import SyncPipeline, SyncProgress
 
 logger = logging.getLogger(__name__)
@@ -39,7 +43,8 @@ class Runtime:
         self.settings = settings
         self.engine = engine
         self.conversations = SqlConversationStore(engine)
-        self.sync_state = SqlSyncState(session_factory(engine))
+        self.sync_state = SqlSyncState(session_factory(engine), replica_id())
+        self.leases = SqlLeases(session_factory(engine))
         self.metrics = Metrics()
         self._embedder = embedder
         self._bound = False
@@ -58,10 +63,20 @@ class Runtime:
         return SqliteIndex(settings.index_dir)
 
     @cached_property
-    def sources(self) -> list[Source]:
+    def configured_sources(self) -> list[ConfiguredSource]:
         """REPOS, the CONFLUENCE_* settings and LOREBOT_CONFIG's `[[sources]]`, built by their connectors."""
         context = SourceContext(self.settings.data_dir, self.settings.max_file_bytes)
         return build_sources(self.settings.source_entries(), context)
+
+    @property
+    def sources(self) -> list[Source]:
+        return [configured.source for configured in self.configured_sources]
+
+    @property
+    def schedules(self) -> dict[str, Schedule]:
+        """Each source's schedule: its own, else every SYNC_INTERVAL_MINUTES."""
+        default = Schedule(interval_seconds=self.settings.sync_interval_minutes * 60)
+        return {configured.source.name: configured.schedule or default for configured in self.configured_sources}
 
     async def embedder(self, rebuild_for_new_model: bool = False) -> Embedder:
         """The embedding model, loaded once, with the index bound to it.
@@ -119,7 +134,11 @@ class Runtime:
         self, progress: SyncProgress | None = None, rebuild_for_new_model: bool = False
     ) -> SyncService:
         embedder = await self.embedder(rebuild_for_new_model)
-        return SyncService(self.sources, SyncPipeline(self.index, embedder, self.sync_state, progress))
+        pipeline = SyncPipeline(self.index, embedder, self.sync_state, progress)
+        locks = SourceLocks(
+            self.leases, replica_id(), self.settings.sync_lease_seconds, on_wait=self.metrics.lock_waited
+        )
+        return SyncService(self.sources, pipeline, locks, self.sync_state)
 
     async def close(self) -> None:
         if "index" in self.__dict__:

@@ -75,7 +75,13 @@ class Settings(BaseSettings):
     repos: CommaList = Field(default_factory=list)
     max_file_bytes: int = 1_000_000
 
-    sync_interval_minutes: int = 60
+    sync_interval_minutes: int = Field(default=60, ge=1)
+    """The schedule of every source whose `[[sources]]` entry has no interval_seconds or cron."""
+    sync_jitter_seconds: float = Field(default=30.0, ge=0)
+    """Scheduled syncs start up to this much late (at most a tenth of the source's period)."""
+    sync_lease_seconds: float = Field(default=60.0, gt=0)
+    """A replica's hold on a source it syncs, renewed every third of it: how long a crashed
+    replica's sources wait before another replica takes them over."""
 
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=0, le=65535)

@@ -1,4 +1,6 @@
-"""Alembic environment: async engines (aiosqlite, asyncpg), URL from the config or Settings."""
+"""Alembic environment: the connection `bot.db.engine.upgrade` passes in (it holds the
+migration lock), else an async engine (aiosqlite, asyncpg) on the URL from the config or
+Settings (the `alembic` command itself)."""
 
 from __future__ import annotations
 
@@ -47,5 +49,7 @@ if context.is_offline_mode():
     context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
+elif config.attributes.get("connection") is not None:
+    _configure(config.attributes["connection"])
 else:
     asyncio.run(_run_online())

@@ -267,6 +267,7 @@ class IndexContract:
         hits = await self.search(index, corpus, "deployment dashboard on-call", k=20)
         assert hits and {hit.chunk.source for hit in hits} == {"repo"}
         assert (await index.stats()).sources == {"repo": 2}
+        assert (await index.stats()).source_documents == {"repo": 2}
         await index.replace_document("repo", "quota/limits.py", [], np.zeros((0, store.dimension)))
         assert (await index.stats()).sources == {"repo": 1}
 

@@ -227,7 +227,7 @@ def test_missing_settings_name_them(fake: FakeConfluence, tmp_path) -> None:
     """The connector checks a Confluence entry once, when sources are built."""
     context = SourceContext(tmp_path, 1_000_000)
     entry = {"kind": "confluence", "url": fake.url, "spaces": ["ENG"], "username": "u", "api_token": "t"}
-    assert build_sources([entry], context)[0].spaces == ("ENG",)
+    assert build_sources([entry], context)[0].source.spaces == ("ENG",)
     with pytest.raises(SourceConfigError, match="CONFLUENCE_URL"):
         build_sources([{**entry, "url": None}], context)
     with pytest.raises(SourceConfigError, match="CONFLUENCE_SPACES"):

@@ -5,13 +5,15 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings, SettingsError
+from knowledge.schedule import Schedule
 from knowledge.sources import SourceConfigError
 from knowledge.sources.connectors import SourceContext
 from knowledge.sources.connectors import build_sources as build
 
 
 def build_sources(settings: Settings):
-    return build(settings.source_entries(), SourceContext(settings.data_dir, settings.max_file_bytes))
+    configured = build(settings.source_entries(), SourceContext(settings.data_dir, settings.max_file_bytes))
+    return [c.source for c in configured]
 
 
 def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -66,3 +68,31 @@ def test_abuse_limits_come_from_the_environment_and_are_checked(monkeypatch: pyt
     monkeypatch.setenv("MAX_CONCURRENT_ANSWERS", "0")
     with pytest.raises(ValueError, match="max_concurrent_answers"):
         Settings()
+
+
+def test_sources_carry_their_own_schedule_or_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "lorebot.toml"
+    config.write_text(
+        '[[sources]]\nkind = "git"\nname = "a"\nurl = "/srv/a"\ninterval_seconds = 900\n\n'
+        '[[sources]]\nkind = "git"\nname = "b"\nurl = "/srv/b"\ncron = "*/15 * * * *"\n\n'
+        '[[sources]]\nkind = "git"\nname = "c"\nurl = "/srv/c"\n'
+    )
+    monkeypatch.setenv("LOREBOT_CONFIG", str(config))
+    settings = Settings()
+    configured = build(settings.source_entries(), SourceContext(settings.data_dir, settings.max_file_bytes))
+    assert [c.schedule for c in configured] == [Schedule(interval_seconds=900), Schedule(cron="*/15 * * * *"), None]
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"interval_seconds": 60, "cron": "* * * * *"}, "not both"),
+        ({"interval_seconds": 0}, "at least 1"),
+        ({"cron": "every day"}, "Wrong number of fields"),
+        ({"cron": "61 * * * *"}, "higher than the maximum"),
+    ],
+)
+def test_a_wrong_schedule_names_the_entry(options: dict, problem: str, tmp_path: Path) -> None:
+    entry = {"kind": "git", "name": "backend", "url": "/srv/backend", **options}
+    with pytest.raises(SourceConfigError, match=f"Source 1 \\(git, backend\\) is invalid: .*{problem}"):
+        build([entry], SourceContext(tmp_path, 1000))

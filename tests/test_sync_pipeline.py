@@ -68,7 +68,7 @@ async def pipeline(database_url: str, tmp_path: Path, embedder):
     index = SqliteIndex(tmp_path / "index")
     await index.bind_model(embedder.model_name, embedder.dimension)
     sessions = session_factory(engine)
-    yield SyncPipeline(index, embedder, SqlSyncState(sessions)), index, sessions
+    yield SyncPipeline(index, embedder, SqlSyncState(sessions, holder="test")), index, sessions
     await index.close()
     await engine.dispose()
 

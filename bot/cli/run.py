@@ -22,7 +22,7 @@ async def serve(settings: Settings) -> None:
     from bot.observability.readiness import Readiness, database_check, index_check
     from bot.observability.server import http_server
     from bot.runtime import open_runtime
-    from bot.scheduling import start_sync_scheduler
+    from bot.scheduling import SyncScheduler
     from bot.settings import secret_value
     from bot.slack.bot import build_slack_bot
     from bot.slack.client import build_web_client, require_tokens, verify_tokens
@@ -49,9 +49,11 @@ async def serve(settings: Settings) -> None:
         readiness.add("database", database_check(runtime.engine))
         readiness.add("index", index_check(runtime.index))
         if runtime.sources:
-            service = await runtime.sync_service()
-            scheduler = start_sync_scheduler(service, settings.sync_interval_minutes, runtime.metrics)
-            stack.callback(scheduler.shutdown, wait=False)
+            scheduler = SyncScheduler(
+                await runtime.sync_service(), runtime.schedules, settings.sync_jitter_seconds, runtime.metrics
+            )
+            scheduler.start()
+            stack.push_async_callback(scheduler.close)  # cancels syncs in flight, releasing their leases
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
         bot = build_slack_bot(

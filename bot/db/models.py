@@ -1,4 +1,4 @@
-"""Database tables: sync state, conversations, answers and feedback.
+"""Database tables: sync state and leases, conversations, answers and feedback.
 
 The same models run on SQLite (embedded default) and PostgreSQL. Change them only
 together with a new Alembic migration in `migrations/versions/`.
@@ -24,6 +24,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored time, aware and in UTC (SQLite hands them back naive)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -72,6 +77,21 @@ class SyncRun(Base):
     chunks_embedded: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    """The replica that ran it (`bot.replica.replica_id`)."""
+
+
+class SyncLease(Base):
+    """Who syncs a source now, until when: a replica syncs a source only while it holds
+    an unexpired lease, renews it while the sync runs, and deletes it when done. A crashed
+    holder's lease simply expires (bot/db/leases.py)."""
+
+    __tablename__ = "sync_leases"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)  # the source's name
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Conversation(Base):

@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import models
+from bot.db.models import as_utc
 from knowledge.sync import IndexedDocument, StoredDocument, SyncSummary, indexed_hash
 
 _IN_BATCH = 1000
 
 
-class SqlSyncState:
-    """`knowledge.sync.SyncStateStore` over SQLAlchemy (SQLite or PostgreSQL)."""
+@dataclass(frozen=True)
+class RunRecord:
+    """A source's latest sync run (`finished` None: still running, or its process died)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    started: datetime
+    finished: datetime | None
+    added: int
+    updated: int
+    deleted: int
+    chunks_embedded: int
+    error: str | None
+    holder: str | None
+
+
+class SqlSyncState:
+    """`knowledge.sync.SyncStateStore` over SQLAlchemy (SQLite or PostgreSQL); each run
+    records `holder`, the replica that ran it."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], holder: str) -> None:
         self.sessions = sessions
+        self.holder = holder
         self._source_ids: dict[str, int] = {}
         self._runs: dict[str, int] = {}
 
@@ -37,7 +56,7 @@ class SqlSyncState:
     async def begin(self, source: str, kind: str) -> tuple[str | None, dict[str, IndexedDocument]]:
         async with self.sessions.begin() as session:
             source_id = await self._source_id(session, source, kind)
-            run = models.SyncRun(source_id=source_id)
+            run = models.SyncRun(source_id=source_id, holder=self.holder)
             session.add(run)
             await session.flush()
             self._runs[source] = run.id
@@ -99,6 +118,33 @@ class SqlSyncState:
                     .where(models.Source.id == run.source_id)
                     .values(last_synced_at=run.finished_at)
                 )
+
+    async def last_runs(self) -> dict[str, RunRecord]:
+        """Every source's latest run, by source name."""
+        latest = (
+            select(models.SyncRun.source_id, func.max(models.SyncRun.id).label("run_id"))
+            .group_by(models.SyncRun.source_id)
+            .subquery()
+        )
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(models.Source.name, models.SyncRun)
+                .join(latest, latest.c.source_id == models.Source.id)
+                .join(models.SyncRun, models.SyncRun.id == latest.c.run_id)
+            )
+            return {
+                name: RunRecord(
+                    as_utc(run.started_at),
+                    as_utc(run.finished_at) if run.finished_at else None,
+                    run.added,
+                    run.updated,
+                    run.deleted,
+                    run.chunks_embedded,
+                    run.error,
+                    run.holder,
+                )
+                for name, run in rows.tuples()
+            }
 
     async def sources(self) -> dict[str, str]:
         async with self.sessions() as session:

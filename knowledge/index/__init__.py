@@ -39,6 +39,9 @@ class IndexStats:
     documents: int
     model: str | None = None
     sources: dict[str, int] = field(default_factory=dict)
+    """Chunks by source."""
+    source_documents: dict[str, int] = field(default_factory=dict)
+    """Documents by source."""
 
 
 class EmptyIndexError(LorebotError):

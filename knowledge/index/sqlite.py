@@ -325,15 +325,21 @@ class SqliteIndex:
         return await asyncio.to_thread(self._read, lookup) if unique else {}
 
     async def stats(self) -> IndexStats:
-        """Chunk and document counts, the bound model, and chunks per source."""
+        """Chunk and document counts, the bound model, and both per source."""
 
         def count(conn: sqlite3.Connection) -> IndexStats:
-            sources = dict(conn.execute("SELECT source, count(*) FROM chunks GROUP BY source").fetchall())
-            documents = conn.execute(
-                "SELECT count(*) FROM (SELECT DISTINCT source, document_id FROM chunks)"
-            ).fetchone()[0]
+            rows = conn.execute("SELECT source, count(*), count(DISTINCT document_id) FROM chunks GROUP BY source")
+            sources, source_documents = {}, {}
+            for source, chunks, documents in rows.fetchall():
+                sources[source], source_documents[source] = chunks, documents
             model = conn.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
-            return IndexStats(sum(sources.values()), documents, model[0] if model else None, sources)
+            return IndexStats(
+                sum(sources.values()),
+                sum(source_documents.values()),
+                model[0] if model else None,
+                sources,
+                source_documents,
+            )
 
         return await asyncio.to_thread(self._read, count)
 

@@ -369,7 +369,7 @@ class WeaviateIndex:
             None,
         )
         sources = {str(group.grouped_by.value): group.total_count or 0 for group in grouped.groups} if grouped else {}
-        documents = 0
+        source_documents = {}
         for source in sources:
 
             def count(chunks: Any, _: Any, source: str = source) -> Awaitable[Any]:
@@ -380,10 +380,10 @@ class WeaviateIndex:
                 )
 
             by_document = await self._read(count, None)
-            documents += len(by_document.groups) if by_document else 0
+            source_documents[source] = len(by_document.groups) if by_document else 0
         stored = await self._read(lambda _, meta: meta.query.fetch_object_by_id(META_ID), None)
         model = stored.properties.get("model") if stored else None
-        return IndexStats(sum(sources.values()), documents, model, sources)
+        return IndexStats(sum(sources.values()), sum(source_documents.values()), model, sources, source_documents)
 
     async def clear(self) -> None:
         """Delete the collections (the index is derived data: a full sync rebuilds it)."""

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from knowledge.schedule import Schedule
 from knowledge.sources import Source, SourceConfigError
 
 
@@ -26,6 +27,28 @@ class SourceConfig(BaseModel):
 
     kind: str
     name: str | None = None
+    interval_seconds: int | None = None
+    cron: str | None = None
+    """A 5-field crontab line (UTC); with neither, SYNC_INTERVAL_MINUTES."""
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> SourceConfig:
+        if self.interval_seconds is not None or self.cron is not None:
+            self.schedule  # noqa: B018  (validates: both given, interval < 1, a cron string that does not parse)
+        return self
+
+    @property
+    def schedule(self) -> Schedule | None:
+        if self.interval_seconds is None and self.cron is None:
+            return None
+        return Schedule(self.interval_seconds, self.cron)
+
+
+@dataclass(frozen=True)
+class ConfiguredSource:
+    source: Source
+    schedule: Schedule | None
+    """None: the default interval (SYNC_INTERVAL_MINUTES)."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +78,12 @@ def _registered() -> dict[str, Connector[Any]]:
     return {connector.kind: connector for connector in (git.CONNECTOR, confluence.CONNECTOR)}
 
 
-def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) -> list[Source]:
-    """A source per entry, each validated by its connector's config; names made unique."""
+def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) -> list[ConfiguredSource]:
+    """A source per entry with its schedule, each validated by its connector's config; names made unique."""
     connectors = _registered()
     union: Any = Union[tuple(connector.config for connector in connectors.values())]  # noqa: UP007  (built at run time)
     adapter: TypeAdapter[SourceConfig] = TypeAdapter(Annotated[union, Field(discriminator="kind")])
-    sources: list[Source] = []
+    sources: list[ConfiguredSource] = []
     taken: set[str] = set()
     for number, entry in enumerate(entries, 1):
         try:
@@ -69,7 +92,7 @@ def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) 
             raise SourceConfigError(_describe(number, entry, exc, connectors)) from exc
         connector = connectors[config.kind]
         name = _unique(config.name or connector.default_name(config), taken)
-        sources.append(connector.build(config, name, context))
+        sources.append(ConfiguredSource(connector.build(config, name, context), config.schedule))
     return sources
 
 

@@ -168,7 +168,7 @@ class FakeConfluence:
         app.router.add_get("/rest/api/content/search", self._search)
         app.router.add_get("/rest/api/content/{id}", self._content)
         app.router.add_get("/rest/api/content", self._list)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)  # stop() cuts a programmed delay short
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
