@@ -23,6 +23,7 @@ import sys
 import sysconfig
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,11 @@ from timing import p50_p95_text
 
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.conversations import SqlConversationStore
-from bot.db.engine import upgrade
+from bot.db.engine import session_factory, upgrade
+from bot.db.event_claims import SqlEventClaims
 from bot.settings import Settings
 from bot.slack.bot import build_slack_bot
+from bot.slack.claims import ReplicaClaims, replica_id
 from bot.slack.client import build_web_client
 from bot.slack.runner import SocketModeRunner
 from knowledge.documents import Chunk
@@ -137,8 +140,16 @@ async def main(chunks: int, questions: int, burst: int) -> None:
         ),
         k=settings.search_k,
     )
-    bot = build_slack_bot(client, store, answerer)
-    runner = SocketModeRunner(bot, fake.app_token)
+    claims = ReplicaClaims(SqlEventClaims(session_factory(store.engine)), replica_id(), settings.claim_timeout_seconds)
+    bot = build_slack_bot(
+        client,
+        store,
+        claims,
+        answerer,
+        delivery_seconds=settings.slack_delivery_seconds,
+        retention=timedelta(days=settings.event_retention_days),
+    )
+    runner = SocketModeRunner(bot, fake.app_token, grace_seconds=settings.shutdown_grace_seconds)
     await runner.start()
     await fake.wait_connected()
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.answering import Answerer
 from bot.conversations import SqlConversationStore
 from bot.db.engine import create_engine, session_factory, upgrade
+from bot.db.event_claims import SqlEventClaims
 from bot.db.sync_state import SqlSyncState
 from bot.settings import Settings, secret_value
 from bot.syncing import SyncService
@@ -38,6 +39,7 @@ class Runtime:
         self.settings = settings
         self.engine = engine
         self.conversations = SqlConversationStore(engine)
+        self.event_claims = SqlEventClaims(session_factory(engine))
         self.sync_state = SqlSyncState(session_factory(engine))
         self._embedder = embedder
         self._bound = False

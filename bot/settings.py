@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None
+    slack_delivery_seconds: float = 300.0
+    """How long a finished answer keeps being retried while Slack rate limits it (429, Retry-After)."""
+    claim_timeout_seconds: float = 60.0
+    """A question whose replica has not renewed its claim for this long is answered by another."""
+    event_retention_days: float = 7.0
+    """Handled Slack events are remembered (redeliveries dropped) this long, then pruned."""
+    shutdown_grace_seconds: float = 90.0
+    """On SIGTERM, answers in flight get this long to finish: above one LLM call (LLM_TIMEOUT_SECONDS)."""
 
     confluence_url: str | None = None
     confluence_username: str | None = None

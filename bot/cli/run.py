@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.cli.app import app
@@ -35,6 +36,7 @@ async def serve(settings: Settings) -> None:
     from bot.scheduling import start_sync_scheduler
     from bot.settings import secret_value
     from bot.slack.bot import build_slack_bot
+    from bot.slack.claims import ReplicaClaims, replica_id
     from bot.slack.client import build_web_client, require_tokens, verify_tokens
     from bot.slack.runner import SocketModeRunner
 
@@ -57,8 +59,16 @@ async def serve(settings: Settings) -> None:
             stack.callback(scheduler.shutdown, wait=False)
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
-        bot = build_slack_bot(client, runtime.conversations, await runtime.answerer())
-        runner = SocketModeRunner(bot, app_token)
+        claims = ReplicaClaims(runtime.event_claims, replica_id(), settings.claim_timeout_seconds)
+        bot = build_slack_bot(
+            client,
+            runtime.conversations,
+            claims,
+            await runtime.answerer(),
+            delivery_seconds=settings.slack_delivery_seconds,
+            retention=timedelta(days=settings.event_retention_days),
+        )
+        runner = SocketModeRunner(bot, app_token, grace_seconds=settings.shutdown_grace_seconds)
         stack.push_async_callback(runner.close)
         await runner.start()
         await runner.run_until(stop)

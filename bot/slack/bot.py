@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answering import Answerer
 from bot.conversations import ConversationStore
-from bot.slack.dedupe import Deduper
+from bot.slack.claims import ReplicaClaims
 from bot.slack.home import Welcome
 from bot.slack.listeners import register
 from bot.slack.reactions import FeedbackRecorder
+from bot.slack.recovery import Recovery
 from bot.slack.responder import Responder
 from bot.slack.tasks import BackgroundTasks
 
@@ -30,25 +32,38 @@ class SlackBot:
     app: AsyncApp
     client: AsyncWebClient
     tasks: BackgroundTasks
+    claims: ReplicaClaims
+    recovery: Recovery
 
 
 def build_slack_bot(
     client: AsyncWebClient,
     store: ConversationStore,
+    claims: ReplicaClaims,
     answerer: Answerer,
+    *,
+    delivery_seconds: float,
+    retention: timedelta,
     stream_interval: float = STREAM_INTERVAL_SECONDS,
     history_turns: int = HISTORY_TURNS,
 ) -> SlackBot:
-    deduper = Deduper(store)
+    """`delivery_seconds`: how long a finished answer is retried while Slack rate limits it;
+    `retention`: how long handled events are remembered."""
     tasks = BackgroundTasks()
     responder = Responder(
-        client, store, answerer, deduper, stream_interval=stream_interval, history_turns=history_turns
+        client,
+        store,
+        answerer,
+        claims,
+        stream_interval=stream_interval,
+        history_turns=history_turns,
+        delivery_seconds=delivery_seconds,
     )
     app = AsyncApp(client=client, name="lorebot", logger=logging.getLogger("bot.slack.bolt"))
-    register(app, responder, FeedbackRecorder(store, deduper), Welcome(client, deduper), tasks)
+    register(app, responder, FeedbackRecorder(store, claims), Welcome(client, claims), tasks)
 
     @app.error
     async def on_error(error: Exception, body: dict) -> None:
         logger.error("Bolt could not handle a %s request", body.get("type"), exc_info=error)
 
-    return SlackBot(app, client, tasks)
+    return SlackBot(app, client, tasks, claims, Recovery(claims, responder, tasks, retention=retention))

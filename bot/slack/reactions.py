@@ -7,15 +7,15 @@ from typing import Any
 
 from bot.conversations import ConversationStore, reaction_polarity
 from bot.slack import correlation
-from bot.slack.dedupe import Deduper
+from bot.slack.claims import ReplicaClaims
 
 logger = logging.getLogger(__name__)
 
 
 class FeedbackRecorder:
-    def __init__(self, store: ConversationStore, deduper: Deduper) -> None:
+    def __init__(self, store: ConversationStore, claims: ReplicaClaims) -> None:
         self.store = store
-        self.deduper = deduper
+        self.claims = claims
 
     async def record(self, event_id: str, event: dict[str, Any], bot_user_id: str | None) -> None:
         correlation.begin()
@@ -24,7 +24,7 @@ class FeedbackRecorder:
             return
         try:
             answer_id = await self.store.find_answer(item.get("channel", ""), item.get("ts", ""))
-            if answer_id is None or not await self.deduper.claim(f"event:{event_id}"):
+            if answer_id is None or not await self.claims.once(f"event:{event_id}"):
                 return
             reaction, user = event.get("reaction", ""), event.get("user", "")
             if event.get("type") == "reaction_added":
