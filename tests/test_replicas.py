@@ -3,6 +3,7 @@ killed or stopped mid-answer loses no question, and none is answered twice."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -34,9 +35,10 @@ class Replica:
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
 
-    def wait(self, timeout: float = 120) -> int:
+    async def wait(self, timeout: float = 120) -> int:
+        """Its exit code; the event loop (and the emulator on it) runs on meanwhile."""
         try:
-            return self.process.wait(timeout)
+            return await asyncio.to_thread(self.process.wait, timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise AssertionError(f"replica still running; its log:\n{self.log.read_text()[-3000:]}") from None
@@ -133,7 +135,7 @@ async def test_a_replica_killed_mid_answer_is_answered_by_the_other_once(
     message = await mention(fake, "where is the retry logic for payments?")
     await fake.wait_for(in_flight, timeout=60)
     doomed.signal(signal.SIGKILL)
-    assert doomed.wait() == -signal.SIGKILL
+    assert await doomed.wait() == -signal.SIGKILL
     fake.release(lost=True)  # what it was sending never reached Slack
 
     store = SqlConversationStore.from_url(database)
@@ -159,7 +161,7 @@ async def test_sigterm_finishes_the_answer_in_flight_before_exit(
     await fake.wait_open(0)  # it stopped taking events, with the answer still in flight
     assert replica.process.poll() is None
     fake.release()
-    assert replica.wait() == 0
+    assert await replica.wait() == 0
     await assert_answered_once_by_its_replica(fake, database, message["ts"])
 
 
@@ -182,7 +184,7 @@ async def test_an_answer_unfinished_after_the_grace_period_is_left_to_another_re
     message = await mention(fake, "where is the retry logic for payments?")
     await fake.wait_for("chat.postMessage", where=in_thread(message["ts"]), timeout=60)
     replica.signal(signal.SIGTERM)
-    assert replica.wait() == 0
+    assert await replica.wait() == 0
     fake.release(lost=True)
 
     store = SqlConversationStore.from_url(database)
