@@ -1,7 +1,7 @@
 """Two `lorebot run` replicas on one PostgreSQL, one of them killed half way: is every question
 answered exactly once?
 
-    python bench/replicas_answers.py [--questions 200] [--claim-timeout 10]
+    python bench/replicas_answers.py [--questions 200] [--claim-timeout 10] [--interval 0.25]
 
 The Slack emulator (tests/fakes/slack_server.py) spreads envelopes over both replicas'
 socket-mode connections, one after the other, so the `app_mention` and the `message`
@@ -116,7 +116,7 @@ def first_reply_at(fake: FakeSlack, thread_ts: str) -> float | None:
     return None
 
 
-async def main(questions: int, claim_timeout: float) -> None:
+async def main(questions: int, claim_timeout: float, interval: float) -> None:
     logging.basicConfig(level=logging.WARNING)
     import pgserver
 
@@ -145,6 +145,9 @@ async def main(questions: int, claim_timeout: float) -> None:
         "CLAIM_TIMEOUT_SECONDS": str(claim_timeout),
         "HTTP_PORT": "0",
     }
+    # Migrated first: replicas starting together on a fresh database race the migrations (issue 10's start-up item).
+    if await asyncio.to_thread(lorebot(["db", "upgrade"], env, WORK / "upgrade.log").wait) != 0:
+        raise SystemExit(f"lorebot db upgrade failed: {(WORK / 'upgrade.log').read_text()[-2000:]}")
     replicas = [lorebot(["run"], env, WORK / f"replica-{n}.log") for n in range(2)]
     try:
         await fake.wait_connected(count=2, timeout=300)
@@ -164,7 +167,7 @@ async def main(questions: int, claim_timeout: float) -> None:
                 left_behind = [ts for ts in threads if first_reply_at(fake, ts) is None]
                 print(f"killed replica 0 after {n} questions; {len(left_behind)} of them not answered at that moment")
             threads.append(await asker.ask(f"{QUESTIONS[n % len(QUESTIONS)]} ({n})"))
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(interval)
 
         deadline = time.monotonic() + claim_timeout * 3 + 60
         redelivered = 0
@@ -184,7 +187,10 @@ async def main(questions: int, claim_timeout: float) -> None:
     replies = {ts: [m for m in fake.thread(CHANNEL, ts) if m.get("bot_id")] for ts in threads}
     once = [ts for ts, messages in replies.items() if len(messages) == 1 and LINK in messages[0]["text"]]
     latency = {ts: (at - asker.sent_at[ts]) * 1000 for ts in threads if (at := first_reply_at(fake, ts))}
-    print(f"{questions} questions over 2 replicas, replica 0 killed half way (claim timeout {claim_timeout:.0f} s):")
+    print(
+        f"{questions} questions over 2 replicas, one every {interval} s, replica 0 killed half way"
+        f" (claim timeout {claim_timeout:.0f} s):"
+    )
     print(f"  answered exactly once: {len(once)}/{questions}")
     print(f"  without a reply: {sum(1 for m in replies.values() if not m)}")
     print(f"  duplicates (threads with >1 reply): {sum(1 for m in replies.values() if len(m) > 1)}")
@@ -199,5 +205,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--claim-timeout", type=float, default=10.0)
+    parser.add_argument("--interval", type=float, default=0.25, help="seconds between questions")
     args = parser.parse_args()
-    asyncio.run(main(args.questions, args.claim_timeout))
+    asyncio.run(main(args.questions, args.claim_timeout, args.interval))

@@ -64,6 +64,8 @@ class ReplicaClaims:
         """Claims of questions whose replica stopped working on them, now this replica's."""
         taken = []
         for key in await self.store.stale(self._stale_before(), max_attempts):
+            if key in self._held:  # still this replica's work, its heartbeat only late (a busy database)
+                continue
             claim = await self.store.take_over(key, self.owner, self._stale_before())
             if claim is not None:
                 self._first_sight(key)  # a redelivery reaching this replica now is a duplicate
