@@ -11,6 +11,7 @@ import pytest
 from bot.db.engine import create_engine, session_factory, upgrade
 from bot.db.event_claims import SqlEventClaims
 from bot.db.models import utcnow
+from bot.slack.claims import ReplicaClaims
 
 QUESTION = {"channel_id": "C1", "text": "where is the retry logic?"}
 
@@ -110,3 +111,13 @@ async def test_pruning_removes_old_rows_only(claims: SqlEventClaims) -> None:
     assert not await claims.once("event:new")
     assert await claims.claim("message:C1:new", "b", QUESTION, utcnow() - timedelta(seconds=60)) is None
     assert await claims.prune(cut_off) == 0
+
+
+async def test_a_replica_never_takes_over_a_question_it_is_still_answering(claims: SqlEventClaims) -> None:
+    replica = ReplicaClaims(claims, "a", timeout=0.0)  # every heartbeat already stale
+    claim = await replica.claim("message:C1:1.0", QUESTION)
+    assert claim is not None
+    async with replica.held(claim):
+        assert await replica.take_over_stale(max_attempts=3) == []  # late heartbeat, live work
+    [again] = await replica.take_over_stale(max_attempts=3)  # its task ended without an answer
+    assert again.key == "message:C1:1.0" and again.late
