@@ -25,6 +25,7 @@ from bot.slack.claims import ReplicaClaims
 from bot.slack.delivery import Delivery, stored_reply
 from bot.slack.events import Question
 from bot.slack.formatting import MESSAGE_LIMIT, escape, render_answer
+from bot.slack.posted_reply import with_posted_reply
 from bot.slack.reply import ReplyWriter
 from knowledge.errors import LorebotError
 
@@ -151,6 +152,7 @@ class Responder:
             await self._answer(question, reference, claim)
 
     async def _answer(self, question: Question, reference: str, claim: Claim) -> None:
+        claim = await with_posted_reply(self.client, question, claim)
         writer = self._writer(question, claim)
         finished = stored_reply(claim)
         if finished is not None:  # the stopped replica had the answer, but not yet in the thread
