@@ -23,6 +23,7 @@ import sys
 import sysconfig
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,12 @@ from timing import p50_p95_text
 
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.conversations import SqlConversationStore
-from bot.db.engine import upgrade
+from bot.db.engine import session_factory, upgrade
+from bot.db.event_claims import SqlEventClaims
+from bot.replica import new_replica_id
 from bot.settings import Settings
 from bot.slack.bot import build_slack_bot
+from bot.slack.claims import ReplicaClaims
 from bot.slack.client import build_web_client
 from bot.slack.runner import SocketModeRunner
 from knowledge.documents import Chunk
@@ -137,11 +141,21 @@ async def main(chunks: int, questions: int, burst: int) -> None:
         ),
         k=settings.search_k,
     )
+    claims = ReplicaClaims(
+        SqlEventClaims(session_factory(store.engine)), new_replica_id(), settings.claim_timeout_seconds
+    )
     # One asker asks every question (and the burst): no per-person limit; the answer cap as configured.
     bot = build_slack_bot(
-        client, store, answerer, questions_per_minute=0, concurrent_answers=settings.max_concurrent_answers
+        client,
+        store,
+        claims,
+        answerer,
+        delivery_seconds=settings.slack_delivery_seconds,
+        retention=timedelta(days=settings.event_retention_days),
+        questions_per_minute=0,
+        concurrent_answers=settings.max_concurrent_answers,
     )
-    runner = SocketModeRunner(bot, fake.app_token)
+    runner = SocketModeRunner(bot, fake.app_token, grace_seconds=settings.shutdown_grace_seconds)
     await runner.start()
     await fake.wait_connected()
 

@@ -2,8 +2,9 @@
 
 A conversation is a Slack thread (team + channel + thread ts). Answers keep their
 question, the standalone query and every retrieved source; reactions on an answer's
-message become feedback rows. `claim_event` makes event handling at most once, also
-across restarts.
+message become feedback rows. An answer is stored before it is posted (`record_answer`),
+and given its Slack message once posted (`answer_posted`). Event claims live in
+`bot/db/event_claims.py`.
 """
 
 from __future__ import annotations
@@ -94,10 +95,6 @@ class AnswerWithFeedback:
 
 
 class ConversationStore(Protocol):
-    async def claim_event(self, key: str) -> bool:
-        """True the first time a key is seen, False ever after (a retried delivery)."""
-        ...
-
     async def find_conversation(self, thread: Thread) -> int | None: ...
 
     async def conversation(self, thread: Thread) -> int:
@@ -106,7 +103,9 @@ class ConversationStore(Protocol):
 
     async def add_message(
         self, conversation_id: int, role: str, text: str, user_id: str | None = None, ts: str | None = None
-    ) -> None: ...
+    ) -> None:
+        """Add a message; one with the same role and Slack ts is stored once (a question answered again)."""
+        ...
 
     async def history(self, conversation_id: int, limit: int = 10) -> list[Turn]:
         """The last `limit` messages, oldest first."""
@@ -114,6 +113,10 @@ class ConversationStore(Protocol):
 
     async def record_answer(self, record: AnswerRecord) -> int:
         """Store the answer, its sources, and the bot's reply as an assistant message."""
+        ...
+
+    async def answer_posted(self, answer_id: int, message_ts: str) -> None:
+        """The Slack message an answer stored before posting ended up in."""
         ...
 
     async def find_answer(self, channel_id: str, message_ts: str) -> int | None: ...
@@ -142,15 +145,6 @@ class SqlConversationStore:
 
     async def close(self) -> None:
         await self.engine.dispose()
-
-    async def claim_event(self, key: str) -> bool:
-        async with self._sessions() as session:
-            session.add(models.ProcessedEvent(key=key[:200]))
-            try:
-                await session.commit()
-            except IntegrityError:
-                return False
-        return True
 
     async def find_conversation(self, thread: Thread) -> int | None:
         async with self._sessions() as session:
@@ -182,6 +176,14 @@ class SqlConversationStore:
         self, conversation_id: int, role: str, text: str, user_id: str | None = None, ts: str | None = None
     ) -> None:
         async with self._sessions() as session:
+            if ts is not None and await session.scalar(
+                select(models.Message.id).where(
+                    models.Message.conversation_id == conversation_id,
+                    models.Message.role == role,
+                    models.Message.ts == ts,
+                )
+            ):
+                return
             session.add(models.Message(conversation_id=conversation_id, role=role, text=text, user_id=user_id, ts=ts))
             await session.commit()
 
@@ -233,6 +235,28 @@ class SqlConversationStore:
                 )
             await session.commit()
             return row.id
+
+    async def answer_posted(self, answer_id: int, message_ts: str) -> None:
+        async with self._sessions() as session:
+            answer = await session.get(models.Answer, answer_id)
+            if answer is None or answer.message_ts == message_ts:
+                return
+            if answer.conversation_id is not None:
+                message = await session.scalar(
+                    select(models.Message)
+                    .where(
+                        models.Message.conversation_id == answer.conversation_id,
+                        models.Message.role == "assistant",
+                        models.Message.text == answer.text,
+                        models.Message.ts.is_(None) | (models.Message.ts == answer.message_ts),
+                    )
+                    .order_by(models.Message.id.desc())
+                    .limit(1)
+                )
+                if message is not None:
+                    message.ts = message_ts
+            answer.message_ts = message_ts
+            await session.commit()
 
     async def find_answer(self, channel_id: str, message_ts: str) -> int | None:
         async with self._sessions() as session:

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.answering import Answerer
 from bot.conversations import SqlConversationStore
 from bot.db.engine import create_engine, session_factory, upgrade
+from bot.db.event_claims import SqlEventClaims
 from bot.db.leases import SqlLeases
 from bot.db.sync_state import SqlSyncState
 from bot.observability.metrics import Metrics
-from bot.replica import replica_id
+from bot.replica import new_replica_id
 from bot.settings import Settings, secret_value
 from bot.source_locks import SourceLocks
 from bot.syncing import SyncService
@@ -42,8 +43,11 @@ class Runtime:
     def __init__(self, settings: Settings, engine: AsyncEngine, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        self.replica_id = new_replica_id()
+        """This process among the replicas: holder of its sync leases and owner of its event claims."""
         self.conversations = SqlConversationStore(engine)
-        self.sync_state = SqlSyncState(session_factory(engine), replica_id())
+        self.event_claims = SqlEventClaims(session_factory(engine))
+        self.sync_state = SqlSyncState(session_factory(engine), self.replica_id)
         self.leases = SqlLeases(session_factory(engine))
         self.metrics = Metrics()
         self._embedder = embedder
@@ -136,7 +140,7 @@ class Runtime:
         embedder = await self.embedder(rebuild_for_new_model)
         pipeline = SyncPipeline(self.index, embedder, self.sync_state, progress)
         locks = SourceLocks(
-            self.leases, replica_id(), self.settings.sync_lease_seconds, on_wait=self.metrics.lock_waited
+            self.leases, self.replica_id, self.settings.sync_lease_seconds, on_wait=self.metrics.lock_waited
         )
         return SyncService(self.sources, pipeline, locks, self.sync_state)
 

@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     """Questions one person may ask in any 60 seconds (per process); 0: no limit."""
     max_concurrent_answers: int = Field(default=4, ge=1)
     """Answers worked on at once (per process); later questions wait their turn."""
+    slack_delivery_seconds: float = 300.0
+    """How long a finished answer keeps being retried while Slack rate limits it (429, Retry-After)."""
+    claim_timeout_seconds: float = 60.0
+    """A question whose replica has not renewed its claim for this long is answered by another."""
+    event_retention_days: float = 7.0
+    """Handled Slack events are remembered (redeliveries dropped) this long, then pruned."""
+    shutdown_grace_seconds: float = 90.0
+    """On SIGTERM, answers in flight get this long to finish: above one LLM call (LLM_TIMEOUT_SECONDS)."""
 
     confluence_url: str | None = None
     confluence_username: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,13 @@ import pytest
 from bot.answering import Answerer
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.conversations import SqlConversationStore
-from bot.db.engine import upgrade
+from bot.db.engine import session_factory, upgrade
+from bot.db.event_claims import SqlEventClaims
 from bot.observability.metrics import Metrics
+from bot.replica import new_replica_id
 from bot.settings import Settings
 from bot.slack.bot import SlackBot, build_slack_bot
+from bot.slack.claims import ReplicaClaims
 from bot.slack.client import build_web_client
 from bot.slack.runner import SocketModeRunner
 from knowledge.documents import Chunk
@@ -119,24 +123,36 @@ async def start_bot(
     stream_interval: float = 0.05,
     check_interval: float = 0.2,
     max_down: float = 30.0,
+    claim_timeout: float = 60.0,
+    delivery_seconds: float = 60.0,
+    grace_seconds: float = 10.0,
     settings: Settings | None = None,
     metrics: Metrics | None = None,
 ) -> RunningBot:
-    """The real Bolt app in socket mode, every Web API call going to the emulator; its limits
-    from `settings` (default: the defaults)."""
+    """The real Bolt app in socket mode, every Web API call going to the emulator; its claims in
+    `store`'s database, its limits from `settings` (default: the defaults)."""
     settings = settings or Settings()
     client = build_web_client(fake.bot_token, fake.base_url)
+    claims = ReplicaClaims(SqlEventClaims(session_factory(store.engine)), new_replica_id(), claim_timeout)
     bot = build_slack_bot(
         client,
         store,
+        claims,
         answerer,
+        delivery_seconds=delivery_seconds,
+        retention=timedelta(days=7),
         questions_per_minute=settings.user_questions_per_minute,
         concurrent_answers=settings.max_concurrent_answers,
         stream_interval=stream_interval,
         metrics=metrics,
     )
     runner = SocketModeRunner(
-        bot, fake.app_token, check_interval=check_interval, max_down=max_down, ping_interval=1.0, drain_seconds=10
+        bot,
+        fake.app_token,
+        grace_seconds=grace_seconds,
+        check_interval=check_interval,
+        max_down=max_down,
+        ping_interval=1.0,
     )
     await runner.start()
     return RunningBot(fake, store, bot, runner)

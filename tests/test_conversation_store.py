@@ -1,4 +1,4 @@
-"""The conversation store on SQLite and PostgreSQL: threads, history, answers, feedback, event claims."""
+"""The conversation store on SQLite and PostgreSQL: threads, history, answers, feedback."""
 
 from __future__ import annotations
 
@@ -100,15 +100,22 @@ async def test_answers_are_listed_newest_first(store: SqlConversationStore) -> N
     assert [row.question for row in await store.answers_with_feedback()] == ["question 2", "question 1", "question 0"]
 
 
-async def test_claim_event_is_true_once_also_for_a_new_store(store: SqlConversationStore, database_url: str) -> None:
-    assert await store.claim_event("event:Ev1")
-    assert not await store.claim_event("event:Ev1")
-    restarted = SqlConversationStore.from_url(database_url)
-    try:
-        assert not await restarted.claim_event("event:Ev1")
-        assert await restarted.claim_event("event:Ev2")
-    finally:
-        await restarted.close()
+async def test_an_answer_stored_before_posting_gets_its_message_once_posted(store: SqlConversationStore) -> None:
+    thread = Thread("T1", "C1", "1.0")
+    conversation_id = await store.conversation(thread)
+    answer_id = await store.record_answer(AnswerRecord(conversation_id, "q", _answer(), "U1", "C1", None, 10.0))
+    assert await store.find_answer("C1", "1.5") is None
+    await store.answer_posted(answer_id, "1.5")
+    assert await store.find_answer("C1", "1.5") == answer_id
+    assert [turn.text for turn in await store.history(conversation_id)] == [_answer().text]
+
+
+async def test_a_question_asked_again_is_stored_once(store: SqlConversationStore) -> None:
+    conversation_id = await store.conversation(Thread("T1", "C1", "1.0"))
+    await store.add_message(conversation_id, "user", "how?", "U1", "1.0")
+    await store.add_message(conversation_id, "user", "how?", "U1", "1.0")  # answered again by another replica
+    await store.add_message(conversation_id, "user", "and then?", "U1", "1.1")
+    assert [turn.text for turn in await store.history(conversation_id)] == ["how?", "and then?"]
 
 
 @pytest.mark.parametrize(

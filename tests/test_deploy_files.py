@@ -54,6 +54,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "views.publish": set(),
     "conversations.info": {"channels:read", "groups:read", "im:read", "mpim:read"},
     "users.info": {"users:read"},
+    # the conversation types lorebot listens in (no mpim events are subscribed)
+    "conversations.replies": {"channels:history", "groups:history", "im:history"},
     "reactions.add": {"reactions:write"},
 }
 # Slack's scope for each bot event (docs.slack.dev/reference/events/<event>); None: no scope.
@@ -90,7 +92,7 @@ SECRETS = {
 
 def _web_api_methods() -> set[str]:
     """Slack methods called in bot/ through the Web API client (`client.chat_postMessage(` → chat.postMessage)."""
-    calls = re.compile(r"\.([a-z]+_[A-Za-z_]+)\(")
+    calls = re.compile(r"\.([a-z]+_[A-Za-z_]+)\b")  # called, or passed on (`partial(client.chat_update, …)`)
     return {
         name.replace("_", ".")
         for path in (ROOT / "bot").rglob("*.py")

@@ -15,7 +15,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
+from bot.answering import Answer, AnswerDelta, Answerer, Turn
 from bot.cli.run import serve
 from bot.observability.logs import JsonFormatter, formatter_for, use_log_format
 from bot.observability.metrics import Metrics
@@ -377,11 +378,18 @@ async def test_questions_answers_and_feedback_are_counted(measured: tuple[Runnin
     assert feedback("positive", "added") == 1
 
 
-async def test_a_failure_is_counted_and_its_log_line_carries_the_reference(
-    measured: tuple[RunningBot, Metrics],
-) -> None:
-    running, metrics = measured
-    fake = running.fake
+class FailingAnswerer(Answerer):
+    """An answerer whose model fails unexpectedly: the bot apologises with a reference."""
+
+    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+        raise RuntimeError("the model exploded")
+        yield  # an async generator, as answerers are
+
+
+async def test_a_failure_is_counted_and_its_log_line_carries_the_reference(fake: FakeSlack, store) -> None:
+    metrics = Metrics()
+    running = await start_bot(fake, store, FailingAnswerer(), metrics=metrics)
+    await fake.wait_connected()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     use_log_format(handler, "json")
@@ -390,19 +398,19 @@ async def test_a_failure_is_counted_and_its_log_line_carries_the_reference(
     bot_logger.addHandler(handler)
     bot_logger.setLevel(logging.INFO)
     try:
-        fake.fail("chat.postMessage", "fatal_error")  # the answer's first message; the apology gets through
         message = await mention(fake, "where is the retry logic for payments?")
         text = await answered(running, message["ts"])
     finally:
         bot_logger.removeHandler(handler)
         bot_logger.setLevel(level)
+        await running.stop()
     [reference] = re.findall(r"reference `([0-9a-f]+)`", text)
     assert metrics.registry.get_sample_value("lorebot_errors_total", {"kind": "failure"}) == 1
 
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert all(set(line) >= {"time", "level", "logger", "correlation_id", "message"} for line in lines)
     [failure] = [line for line in lines if line["level"] == "ERROR" and line["logger"] == "bot.slack.responder"]
-    assert failure["correlation_id"] == reference and "fatal_error" in failure["exception"]
+    assert failure["correlation_id"] == reference and "the model exploded" in failure["exception"]
     # app_mention and message each start handling under an id of their own; the one answered is the reference
     questions = [line for line in lines if line["message"].startswith("mention question in")]
     assert reference in {line["correlation_id"] for line in questions}

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.cli.app import app
@@ -25,6 +26,7 @@ async def serve(settings: Settings) -> None:
     from bot.scheduling import SyncScheduler
     from bot.settings import secret_value
     from bot.slack.bot import build_slack_bot
+    from bot.slack.claims import ReplicaClaims
     from bot.slack.client import build_web_client, require_tokens, verify_tokens
     from bot.slack.runner import SocketModeRunner
 
@@ -56,15 +58,19 @@ async def serve(settings: Settings) -> None:
             stack.push_async_callback(scheduler.close)  # cancels syncs in flight, releasing their leases
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
+        claims = ReplicaClaims(runtime.event_claims, runtime.replica_id, settings.claim_timeout_seconds)
         bot = build_slack_bot(
             client,
             runtime.conversations,
+            claims,
             await runtime.answerer(),
+            delivery_seconds=settings.slack_delivery_seconds,
+            retention=timedelta(days=settings.event_retention_days),
             questions_per_minute=settings.user_questions_per_minute,
             concurrent_answers=settings.max_concurrent_answers,
             metrics=runtime.metrics,
         )
-        runner = SocketModeRunner(bot, app_token)
+        runner = SocketModeRunner(bot, app_token, grace_seconds=settings.shutdown_grace_seconds)
         stack.push_async_callback(runner.close)
         await runner.start()
         readiness.add("slack", runner.is_connected)

@@ -7,6 +7,7 @@ together with a new Alembic migration in `migrations/versions/`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -78,7 +80,7 @@ class SyncRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
     holder: Mapped[str | None] = mapped_column(String(200))
-    """The replica that ran it (`bot.replica.replica_id`)."""
+    """The replica that ran it (`bot.replica.new_replica_id`)."""
 
 
 class SyncLease(Base):
@@ -178,9 +180,27 @@ class Feedback(Base):
 
 
 class ProcessedEvent(Base):
-    """Slack event keys already handled, so a retried delivery never answers twice."""
+    """A Slack event's claim, so a retried delivery never answers twice and a crash never loses one.
+
+    One-shot keys (reactions, welcomes, `/ask` triggers) are stored `answered` at once. A
+    question is `claimed` by its `owner` (a replica id) with its `question` payload; the owner
+    renews `heartbeat_at` while it works and sets `answered` once the reply is in the thread.
+    A claim whose heartbeat went stale is taken over by another replica (`attempts` + 1).
+    `reply_ts` are the owner's messages in the thread, `reply` the finished answer (stored
+    before it is posted), so whoever takes over updates those messages instead of adding new.
+    """
 
     __tablename__ = "processed_events"
+    __table_args__ = (Index("ix_processed_events_state_heartbeat_at", "state", "heartbeat_at"),)
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    state: Mapped[str] = mapped_column(String(16), default="answered")  # "claimed" | "answered"
+    owner: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    question: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reply_ts: Mapped[list[str] | None] = mapped_column(JSON)
+    reply: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    answer_id: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

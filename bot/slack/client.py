@@ -6,12 +6,10 @@ from dataclasses import dataclass
 
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.rate_limits import RetryAfterHandler
 from knowledge.errors import LorebotError
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -29,14 +27,14 @@ class BotIdentity:
 
 def build_web_client(token: str, base_url: str | None = None, rate_limit_retries: int = 3) -> AsyncWebClient:
     """`base_url` (SLACK_API_URL) replaces slack.com for every call, including apps.connections.open.
-    429s are retried after their `Retry-After`."""
+    A few 429s are retried after their `Retry-After` (a finished answer more: `rate_limits.patiently`)."""
     url = base_url or DEFAULT_API_URL
     return AsyncWebClient(
         token=token,
         base_url=url if url.endswith("/") else url + "/",
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+            RetryAfterHandler(max_retry_count=rate_limit_retries),
         ],
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from bot.conversations import Thread
@@ -34,6 +34,14 @@ class Question:
     @property
     def thread(self) -> Thread:
         return Thread(self.team_id, self.channel_id, self.thread_ts)
+
+    def payload(self) -> dict[str, Any]:
+        """What another replica needs to answer it (its claim stores this)."""
+        return {name: value for name, value in asdict(self).items() if name != "received_at"}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], received_at: float) -> Question:
+        return cls(**payload, received_at=received_at)
 
     @property
     def dedupe_key(self) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.dedupe import Deduper
+from bot.slack.claims import ReplicaClaims
 
 logger = logging.getLogger(__name__)
 
@@ -20,16 +20,16 @@ WELCOME = "Hi! Ask me about our code and Confluence pages and I will answer with
 
 
 class Welcome:
-    def __init__(self, client: AsyncWebClient, deduper: Deduper) -> None:
+    def __init__(self, client: AsyncWebClient, claims: ReplicaClaims) -> None:
         self.client = client
-        self.deduper = deduper
+        self.claims = claims
 
     async def home_opened(self, team_id: str, event: dict[str, Any]) -> None:
         """The first time someone opens lorebot's Messages tab: a short welcome with prompts."""
         if event.get("tab") != "messages" or not event.get("channel") or not event.get("user"):
             return
         try:
-            if not await self.deduper.claim(f"welcome:{team_id}:{event['user']}"):
+            if not await self.claims.once(f"welcome:{team_id}:{event['user']}"):
                 return
             lines = [WELCOME, *(f"• {message}" for _, message in PROMPTS)]
             await self.client.chat_postMessage(channel=event["channel"], text="\n".join(lines))

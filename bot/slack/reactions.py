@@ -8,15 +8,15 @@ from typing import Any
 from bot.conversations import ConversationStore, reaction_polarity
 from bot.observability.metrics import Metrics
 from bot.slack import correlation
-from bot.slack.dedupe import Deduper
+from bot.slack.claims import ReplicaClaims
 
 logger = logging.getLogger(__name__)
 
 
 class FeedbackRecorder:
-    def __init__(self, store: ConversationStore, deduper: Deduper, metrics: Metrics) -> None:
+    def __init__(self, store: ConversationStore, claims: ReplicaClaims, metrics: Metrics) -> None:
         self.store = store
-        self.deduper = deduper
+        self.claims = claims
         self.metrics = metrics
 
     async def record(self, event_id: str, event: dict[str, Any], bot_user_id: str | None) -> None:
@@ -26,7 +26,7 @@ class FeedbackRecorder:
             return
         try:
             answer_id = await self.store.find_answer(item.get("channel", ""), item.get("ts", ""))
-            if answer_id is None or not await self.deduper.claim(f"event:{event_id}"):
+            if answer_id is None or not await self.claims.once(f"event:{event_id}"):
                 return
             reaction, user = event.get("reaction", ""), event.get("user", "")
             added = event.get("type") == "reaction_added"

@@ -1,7 +1,9 @@
-"""Answering one question in Slack: dedupe, rate limit, thread history, streamed reply, stored answer.
+"""Answering one question in Slack: claim, rate limit, thread history, streamed reply, stored answer.
 
 Runs after the event was acked. Any failure ends in a short apology in the thread
-with a reference id, and a log line (with the traceback) under the same id.
+with a reference id, and a log line (with the traceback) under the same id. A question
+whose replica stopped before answering it is answered again by another (`resume`), late,
+in the messages the stopped one had posted.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answering import Answerer, await_answer
 from bot.conversations import AnswerRecord, ConversationStore
+from bot.db.event_claims import Claim
+from bot.db.models import utcnow
 from bot.observability.metrics import Metrics
 from bot.slack import correlation
 from bot.slack.answer_slots import AnswerSlots
-from bot.slack.dedupe import Deduper
+from bot.slack.claims import ReplicaClaims
+from bot.slack.delivery import Delivery, stored_reply
 from bot.slack.events import Question
 from bot.slack.formatting import MESSAGE_LIMIT, escape, render_answer
+from bot.slack.posted_reply import with_posted_reply
 from bot.slack.rate_limit import RateLimiter
 from bot.slack.reply import ReplyWriter
 from knowledge.errors import LorebotError
@@ -56,19 +62,22 @@ class Responder:
         client: AsyncWebClient,
         store: ConversationStore,
         answerer: Answerer,
-        deduper: Deduper,
+        claims: ReplicaClaims,
         *,
         limiter: RateLimiter,
         slots: AnswerSlots,
         metrics: Metrics,
         stream_interval: float,
         history_turns: int,
+        delivery_seconds: float,
         message_limit: int = MESSAGE_LIMIT,
     ) -> None:
         self.client = client
         self.store = store
         self.answerer = answerer
-        self.deduper = deduper
+        self.claims = claims
+        self.delivery = Delivery(store, claims)
+        self.delivery_seconds = delivery_seconds
         self.limiter = limiter
         self.slots = slots
         self.metrics = metrics
@@ -85,7 +94,8 @@ class Responder:
                     return  # a thread lorebot has not answered in
                 addressed = True
             logger.info("%s question in %s (thread %s)", question.surface, question.channel_id, question.thread_ts)
-            if not await self.deduper.claim(question.dedupe_key):
+            claim = await self.claims.claim(question.dedupe_key, question.payload())
+            if claim is None:
                 logger.info("already handled %s; dropped", question.dedupe_key)
                 return
             self.metrics.question(question.surface)
@@ -97,19 +107,38 @@ class Responder:
                     "cannot tell whether thread %s is lorebot's (reference %s)", question.thread_ts, reference
                 )
             return
-        await self._reply(question, reference)
+        await self._reply(question, reference, claim)
+
+    async def resume(self, claim: Claim) -> None:
+        """Answer a question taken over from a replica that stopped before answering it."""
+        reference = correlation.begin()
+        waited = (utcnow() - claim.created_at).total_seconds()
+        question = Question.from_payload(claim.question, received_at=time.monotonic() - waited)
+        logger.warning("answering %s late (attempt %d, asked %.0f s ago)", claim.key, claim.attempts, waited)
+        await self._work(question, reference, claim)  # asked before: not counted against the rate limit again
 
     async def answer_command(self, command: Command, respond: Respond) -> None:
         """`/ask`: post the question visibly, then answer in its thread (slash commands have no thread)."""
         reference = correlation.begin()
         logger.info("/ask in %s", command.channel_id)
         try:
-            if not await self.deduper.claim(f"command:{command.trigger_id}"):
+            if not await self.claims.once(f"command:{command.trigger_id}"):
                 return
             self.metrics.question("command")
             posted = await self.client.chat_postMessage(
                 channel=command.channel_id, text=f"<@{command.user_id}> asked: {escape(command.text)}"
             )
+            question = Question(
+                command.team_id,
+                command.channel_id,
+                command.user_id,
+                command.text,
+                posted["ts"],
+                posted["ts"],
+                "command",
+                command.received_at,
+            )
+            claim = await self.claims.claim(question.dedupe_key, question.payload())
         except Exception as exc:
             logger.exception("cannot post the /ask question (reference %s)", reference)
             self.metrics.failed()
@@ -127,44 +156,42 @@ class Responder:
             except Exception:
                 logger.exception("cannot tell the user either (reference %s)", reference)
             return
-        question = Question(
-            command.team_id,
-            command.channel_id,
-            command.user_id,
-            command.text,
-            posted["ts"],
-            posted["ts"],
-            "command",
-            command.received_at,
-        )
-        await self._reply(question, reference)
+        if claim is not None:  # a fresh message's key: claimed unless the database failed
+            await self._reply(question, reference, claim)
 
-    async def _reply(self, question: Question, reference: str) -> None:
+    async def _reply(self, question: Question, reference: str, claim: Claim) -> None:
         """A person over the rate limit gets one line; an answer waits for a free slot."""
         wait = self.limiter.check(f"{question.team_id}:{question.user_id}")
         if wait:
             logger.info("%s asked more than %d questions a minute; told to wait", question.user_id, self.limiter.limit)
-            await self._tell(self._writer(question), self.limiter.refusal(wait), reference)
+            await self._tell(self._writer(question, claim), self.limiter.refusal(wait), reference, claim)
             return
-        async with self.slots.hold():
-            await self._answer(question, reference)
+        await self._work(question, reference, claim)
 
-    async def _answer(self, question: Question, reference: str) -> None:
-        writer = self._writer(question)
+    async def _work(self, question: Question, reference: str, claim: Claim) -> None:
+        async with self.claims.held(claim), self.slots.hold():
+            await self._answer(question, reference, claim)
+
+    async def _answer(self, question: Question, reference: str, claim: Claim) -> None:
+        claim = await with_posted_reply(self.client, question, claim)
+        writer = self._writer(question, claim)
+        finished = stored_reply(claim)
+        if finished is not None:  # the stopped replica had the answer, but not yet in the thread
+            await self.delivery.post(writer, claim, finished, claim.answer_id)
+            return
         try:
             conversation_id = await self.store.conversation(question.thread)
-            await writer.show_working()
+            await writer.show_working(late=claim.late)
             history = await self.store.history(conversation_id, self.history_turns)
             await self.store.add_message(conversation_id, "user", question.text, question.user_id, question.ts)
             answer = await await_answer(self.answerer.stream(question.text, history), lambda d: writer.stream(d.text))
-            posted = await writer.finish(render_answer(answer, self.message_limit))
         except LorebotError as exc:  # a failure with words for a person (empty question, empty index, …)
             logger.warning("cannot answer: %s", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
             self.metrics.refused()
-            await self._tell(writer, f":information_source: {exc}", reference)
+            await self._tell(writer, f":information_source: {exc}", reference, claim)
             return
         except Exception:
-            await self._fail(question, writer, reference)
+            await self._fail(question, writer, reference, claim)
             return
         latency_ms = (time.monotonic() - question.received_at) * 1000
         self.metrics.answered(answer.abstained, latency_ms / 1000)
@@ -174,30 +201,35 @@ class Responder:
             "abstained" if answer.abstained else "answered",
             len(answer.sources),
         )
+        first_ts = writer.ts[0] if writer.ts else None
         record = AnswerRecord(
-            conversation_id, question.text, answer, question.user_id, question.channel_id, posted[0], latency_ms
+            conversation_id, question.text, answer, question.user_id, question.channel_id, first_ts, latency_ms
         )
-        try:
-            await self.store.record_answer(record)
-        except Exception:  # the person has the answer; only its feedback link is lost
-            logger.exception("answer delivered but not stored (reference %s)", reference)
+        await self.delivery.deliver(writer, claim, render_answer(answer, self.message_limit), record)
 
-    def _writer(self, question: Question) -> ReplyWriter:
+    def _writer(self, question: Question, claim: Claim | None) -> ReplyWriter:
         return ReplyWriter(
             self.client,
             question.channel_id,
             question.thread_ts,
             interval=self.stream_interval,
             limit=self.message_limit,
+            patience=self.delivery_seconds,
+            ts=claim.reply_ts if claim else (),
+            on_post=(lambda ts: self.claims.replied_in(claim, ts)) if claim else None,
         )
 
-    async def _fail(self, question: Question, writer: ReplyWriter | None, reference: str) -> None:
+    async def _fail(
+        self, question: Question, writer: ReplyWriter | None, reference: str, claim: Claim | None = None
+    ) -> None:
         logger.exception("answering failed (reference %s)", reference)
         self.metrics.failed()
-        await self._tell(writer or self._writer(question), apology(reference), reference)
+        await self._tell(writer or self._writer(question, claim), apology(reference), reference, claim)
 
-    async def _tell(self, writer: ReplyWriter, text: str, reference: str) -> None:
+    async def _tell(self, writer: ReplyWriter, text: str, reference: str, claim: Claim | None) -> None:
         try:
             await writer.replace_with(text)
+            if claim is not None:
+                await self.claims.answered(claim)
         except Exception:
             logger.exception("cannot post to the thread either (reference %s)", reference)

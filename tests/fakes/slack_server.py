@@ -3,7 +3,9 @@
 Every Web API call is recorded; tests wait for calls with `wait_for` (event-driven, no
 sleeps). The websocket pushes real-shaped envelopes (`hello`, `events_api` with
 `event_id` and `retry_attempt`, `slash_commands`, `disconnect`) and records the acks.
-Faults: 429 with `Retry-After`, API errors, dropped connections.
+Faults: 429 with `Retry-After`, API errors, dropped connections, a call held unanswered
+until the test releases it (an answer in flight, for killing or stopping its replica).
+With several connections open (replicas), `spread_events` sends each envelope to the next.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class FakeSlack:
         bot_user_id: str = "U0LOREBOT",
         bot_id: str = "B0LOREBOT",
         echo_bot_messages: bool = True,
+        spread_events: bool = False,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -55,6 +58,11 @@ class FakeSlack:
         self.bot_id = bot_id
         self.api_app_id = "A0LOREBOT"
         self.echo_bot_messages = echo_bot_messages
+        self.spread_events = spread_events
+        self._pushed = itertools.count()
+        self._holds: dict[str, int] = {}
+        self._released = asyncio.Event()
+        self._lost = False
         self.calls: list[Call] = []
         self.acks: dict[str, tuple[float, dict[str, Any]]] = {}
         self.sent_at: dict[str, float] = {}
@@ -73,6 +81,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # conversations.replies and other reads
         app.router.add_get("/link/", self._socket)
         app.router.add_post("/response/{id}", self._response_url)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -102,6 +111,16 @@ class FakeSlack:
             Fault(error="ratelimited", status=429, retry_after=retry_after, times=times)
         )
 
+    def hold(self, method: str, times: int = 1) -> None:
+        """The next `times` calls of `method` get no answer until `release()`."""
+        self._holds[method] = self._holds.get(method, 0) + times
+
+    def release(self, lost: bool = False) -> None:
+        """Answer the held calls: as usual, or (`lost`) with a 500 and no effect, as for a request
+        whose sender died before Slack got it."""
+        self._lost = lost
+        self._released.set()
+
     async def drop_connections(self) -> None:
         """Close every socket from the server side, as a network failure or Slack restart would."""
         for socket in list(self._sockets):
@@ -130,6 +149,11 @@ class FakeSlack:
     async def wait_connected(self, count: int = 1, timeout: float = 15) -> None:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: self.connections >= count and self._sockets), timeout)
+
+    async def wait_open(self, count: int, timeout: float = 15) -> None:
+        """Until exactly `count` socket-mode connections are open (one closing: a replica stopping)."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self._sockets) == count), timeout)
 
     async def wait_ack(self, envelope_id: str, timeout: float = 15) -> dict[str, Any]:
         async with self._changed:
@@ -259,7 +283,8 @@ class FakeSlack:
         await self.wait_connected()
         if "envelope_id" in envelope:
             self.sent_at[envelope["envelope_id"]] = time.monotonic()
-        await self._sockets[-1].send_str(json.dumps(envelope))
+        socket = self._sockets[next(self._pushed) % len(self._sockets)] if self.spread_events else self._sockets[-1]
+        await socket.send_str(json.dumps(envelope))
 
     # ---------------------------------------------------------------- websocket
 
@@ -314,6 +339,11 @@ class FakeSlack:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ") or args.pop("token", None)
         self.calls.append(Call(method, args, token))
         await self._notify()
+        if self._holds.get(method):
+            self._holds[method] -= 1
+            await self._released.wait()
+            if self._lost:
+                return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
         faults = self._faults.get(method)
         if faults:
             fault = faults[0]
@@ -380,6 +410,9 @@ class FakeSlack:
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self.new_ts()}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "messages": self.thread(args["channel"], args["ts"]), "has_more": False}
 
     def _assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
