@@ -106,10 +106,7 @@ async def test_a_killed_lease_holder_is_taken_over_after_its_lease_expires(
         holder.wait()
 
         async def survivor_synced_it() -> bool:
-            return any(
-                ran_in(run.holder, survivor.pid) and run.finished
-                for run in await recorded_runs(postgres_url)
-            )
+            return any(ran_in(run.holder, survivor.pid) and run.finished for run in await recorded_runs(postgres_url))
 
         await eventually(survivor_synced_it, timeout=120, poll=0.2)
         runs = await recorded_runs(postgres_url)
