@@ -11,8 +11,10 @@ documents and chunks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +22,8 @@ from knowledge.errors import LorebotError
 from knowledge.index import IndexModelMismatch, SearchIndex
 
 logger = logging.getLogger(__name__)
+
+WRITES_IN_FLIGHT = 4  # measured in docs/benchmarks.md (lorebot reindex)
 
 
 class ReindexError(LorebotError):
@@ -70,24 +74,60 @@ async def copy_index(source: Endpoint, target: Endpoint, progress: ReindexProgre
 
     progress.step(f"Copying to {target.name}", stats.documents)
     copied = unchanged = 0
-    async for document in source.index.export_documents():
-        key = (document.source, document.document_id)
-        if held.pop(key, None) == document.version:
-            unchanged += 1
-        else:
-            await target.index.replace_document(*key, document.chunks, document.vectors)
-            copied += 1
-        progress.advance()
-
-    if held:
-        progress.step(f"Removing what only {target.name} holds", len(held))
-    for source_name, document_id in held:
-        await target.index.delete_document(source_name, document_id)
-        progress.advance()
+    writes = _Writes(WRITES_IN_FLIGHT, progress)
+    try:
+        async for document in source.index.export_documents():
+            key = (document.source, document.document_id)
+            if held.pop(key, None) == document.version:
+                unchanged += 1
+                progress.advance()
+            else:
+                await writes.add(target.index.replace_document(*key, document.chunks, document.vectors))
+                copied += 1
+        await writes.finish()
+        if held:
+            progress.step(f"Removing what only {target.name} holds", len(held))
+        for source_name, document_id in held:
+            await writes.add(target.index.delete_document(source_name, document_id))
+        await writes.finish()
+    finally:
+        await writes.cancel()
 
     return ReindexSummary(
         *await _same_counts(source, target), copied, unchanged, len(held), stats.model, time.monotonic() - started
     )
+
+
+class _Writes:
+    """At most `limit` writes in flight (a server's round trips overlap); the first failure
+    is raised as it is, and `cancel` stops the rest."""
+
+    def __init__(self, limit: int, progress: ReindexProgress) -> None:
+        self.limit, self.progress = limit, progress
+        self.pending: set[asyncio.Future[None]] = set()
+
+    async def add(self, write: Awaitable[None]) -> None:
+        async def done() -> None:
+            await write
+            self.progress.advance()
+
+        self.pending.add(asyncio.ensure_future(done()))
+        if len(self.pending) >= self.limit:
+            await self._settle(asyncio.FIRST_COMPLETED)
+
+    async def finish(self) -> None:
+        if self.pending:
+            await self._settle(asyncio.ALL_COMPLETED)
+
+    async def _settle(self, when: str) -> None:
+        done, self.pending = await asyncio.wait(self.pending, return_when=when)
+        for task in done:
+            task.result()
+
+    async def cancel(self) -> None:
+        for task in self.pending:
+            task.cancel()
+        await asyncio.gather(*self.pending, return_exceptions=True)
 
 
 async def _bind(target: Endpoint, model: str, dimension: int) -> None:
