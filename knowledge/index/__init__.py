@@ -43,7 +43,7 @@ class IndexStats:
     dimension: int | None = None  # of the bound model's vectors
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compare versions, not arrays
 class StoredDocument:
     """One document as an index stores it: its chunks in ordinal order, row i with vector i."""
 
