@@ -23,7 +23,7 @@ from knowledge.index import IndexModelMismatch, SearchIndex
 
 logger = logging.getLogger(__name__)
 
-WRITES_IN_FLIGHT = 4  # measured in docs/benchmarks.md (lorebot reindex)
+WRITES_IN_FLIGHT = 4  # overlaps a remote server's round trips; docs/benchmarks.md, `lorebot reindex`
 
 
 class ReindexError(LorebotError):
