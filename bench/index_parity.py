@@ -22,13 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import shutil
-import sqlite3
 import sys
-import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
@@ -43,11 +39,11 @@ from retrieval_latency import build, measure
 from timing import p50_p95_text
 
 from bot.settings import Settings
-from knowledge.documents import Chunk
 from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.evaluation import EvalResult, load_questions, metrics
 from knowledge.index import SearchIndex
 from knowledge.index import sqlite as sqlite_index
+from knowledge.index.reindex import Endpoint, copy_index
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.index.weaviate import WeaviateIndex
 from knowledge.ranking import Ranking
@@ -63,51 +59,22 @@ ALPHAS = [
     ("hybrid 0.7", 0.7),
 ]
 METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10")
-_COLUMNS = [field.name for field in dataclasses.fields(Chunk)]  # the embedded index's column names
 
 
-def indexed_documents(index_file: Path) -> Iterator[tuple[list[Chunk], np.ndarray]]:
-    """Every document of an embedded index: its chunks and their stored vectors."""
-    connection = sqlite3.connect(index_file)
-    try:
-        rows = connection.execute(
-            f"SELECT {', '.join(_COLUMNS)}, vector FROM chunks ORDER BY source, document_id, ordinal"
-        )
-        chunks: list[Chunk] = []
-        vectors: list[np.ndarray] = []
-        for row in rows:
-            chunk = Chunk(*row[:-1])
-            if chunks and (chunk.source, chunk.document_id) != (chunks[0].source, chunks[0].document_id):
-                yield chunks, np.stack(vectors)
-                chunks, vectors = [], []
-            chunks.append(chunk)
-            vectors.append(np.frombuffer(row[-1], dtype=np.float32))
-        if chunks:
-            yield chunks, np.stack(vectors)
-    finally:
-        connection.close()
+class _Silent:
+    def step(self, description: str, total: int) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
 
 
-async def copy_into(target: WeaviateIndex, source: SqliteIndex, model: str, dimension: int) -> float:
-    """Copy every chunk and vector of `source` into an emptied `target`; seconds taken."""
+async def copy_into(target: SearchIndex, source: SqliteIndex) -> float:
+    """Copy every chunk and vector of `source` into an emptied `target` (`lorebot reindex`'s
+    copy, which checks the counts); seconds taken."""
     await target.clear()
-    await target.bind_model(model, dimension)
-    started = time.perf_counter()
-    slots = asyncio.Semaphore(4)
-
-    async def one(chunks: list[Chunk], vectors: np.ndarray) -> None:
-        async with slots:
-            await target.replace_document(chunks[0].source, chunks[0].document_id, chunks, vectors)
-
-    await asyncio.gather(*(one(chunks, vectors) for chunks, vectors in indexed_documents(source.path)))
-    seconds = time.perf_counter() - started
-    ours, theirs = await source.stats(), await target.stats()
-    if (ours.chunks, ours.documents) != (theirs.chunks, theirs.documents):
-        raise SystemExit(
-            f"copy incomplete: embedded {ours.chunks} chunks / {ours.documents} documents, "
-            f"Weaviate {theirs.chunks} / {theirs.documents}"
-        )
-    return seconds
+    summary = await copy_index(Endpoint(source, "embedded"), Endpoint(target, "the copy"), _Silent())
+    return summary.seconds
 
 
 async def evaluate(index: SearchIndex, embedder, questions, alpha: float) -> list[EvalResult]:
@@ -116,31 +83,27 @@ async def evaluate(index: SearchIndex, embedder, questions, alpha: float) -> lis
     return [EvalResult(q, await retriever.candidates(q.question, 10)) for q in questions]
 
 
-async def unstemmed_copy(embedded: SqliteIndex, directory: Path, model: str, dimension: int) -> SqliteIndex:
+async def unstemmed_copy(embedded: SqliteIndex, directory: Path) -> SqliteIndex:
     """The embedded index's chunks and vectors in one whose FTS5 table has no porter stemmer."""
     shutil.rmtree(directory, ignore_errors=True)
     schema = sqlite_index._SCHEMA.replace("tokenize='porter unicode61", "tokenize='unicode61")
     with mock.patch.object(sqlite_index, "_SCHEMA", schema):  # the schema is only read when opening
         unstemmed = SqliteIndex(directory)
-    await unstemmed.bind_model(model, dimension)
-    for chunks, vectors in indexed_documents(embedded.path):
-        await unstemmed.replace_document(chunks[0].source, chunks[0].document_id, chunks, vectors)
+    await copy_into(unstemmed, embedded)
     return unstemmed
 
 
 async def quality(weaviate: WeaviateIndex, embedder: SentenceTransformerEmbedder, ablation: bool) -> None:
     settings = await synced_settings("data-parity")
     embedded = SqliteIndex(settings.index_dir)
-    seconds = await copy_into(weaviate, embedded, embedder.model_name, embedder.dimension)
+    seconds = await copy_into(weaviate, embedded)
     stats = await embedded.stats()
     print(f"\nquality: {stats.chunks:,} chunks in {stats.documents} files copied into Weaviate in {seconds:.1f} s")
     questions = load_questions(ANSWERABLE) + load_questions(UNANSWERABLE)
     answerable = sum(1 for q in questions if q.expected)
     unstemmed = None
     if ablation:
-        unstemmed = await unstemmed_copy(
-            embedded, WORK / "index-parity-unstemmed", embedder.model_name, embedder.dimension
-        )
+        unstemmed = await unstemmed_copy(embedded, WORK / "index-parity-unstemmed")
     print(
         f"{answerable} answerable questions (+{len(questions) - answerable} unanswerable); "
         f"recall@1 recall@5 recall@10 mrr@10, embedded | Weaviate | difference"
@@ -184,7 +147,7 @@ async def latency(
         built, seconds = await build(directory, size, embedder.dimension)  # retrieval_latency's index
         await built.close()
         embedded = SqliteIndex(directory)
-        copied = await copy_into(weaviate, embedded, "random-unit-vectors", embedder.dimension)
+        copied = await copy_into(weaviate, embedded)
         stats = await embedded.stats()
         print(
             f"\nlatency: {stats.chunks:,} chunks in {stats.documents:,} files; embedded built in {seconds:.1f} s, "

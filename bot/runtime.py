@@ -3,7 +3,9 @@
 Every command and the Slack bot open one runtime and take what they need from it. It
 migrates the database once and makes one engine; everything else is built on first
 use, once, so `lorebot feedback` never loads the embedding model and `lorebot ask`
-never builds the sources. Closing the runtime closes what it built.
+never builds the sources. Closing the runtime closes what it built. `build_index` builds
+either backend's index from the same settings, for `lorebot reindex`, which needs both and
+no database.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from bot.db.leases import SqlLeases
 from bot.db.sync_state import SqlSyncState
 from bot.observability.metrics import Metrics
 from bot.replica import new_replica_id
-from bot.settings import Settings, secret_value
+from bot.settings import IndexBackend, Settings, SettingsError, secret_value
 from bot.source_locks import SourceLocks
 from bot.syncing import SyncService
 from knowledge.embedding import Embedder
@@ -37,6 +39,25 @@ from knowledge.sources.connectors import ConfiguredSource, SourceContext, build_
 from knowledge.sync import SyncPipeline, SyncProgress
 
 logger = logging.getLogger(__name__)
+
+
+def build_index(settings: Settings, backend: IndexBackend) -> SearchIndex:
+    """The index of `backend` as the settings name it: WEAVIATE_URL (+ WEAVIATE_API_KEY,
+    WEAVIATE_GRPC_URL), or DATA_DIR/index."""
+    if backend is IndexBackend.WEAVIATE:
+        if not settings.weaviate_url:
+            raise SettingsError(
+                "WEAVIATE_URL is not set: name the Weaviate server with it (and WEAVIATE_API_KEY, "
+                "WEAVIATE_GRPC_URL when needed)."
+            )
+        from knowledge.index.weaviate import WeaviateIndex
+
+        return WeaviateIndex(
+            settings.weaviate_url, secret_value(settings.weaviate_api_key), grpc_url=settings.weaviate_grpc_url
+        )
+    from knowledge.index.sqlite import SqliteIndex
+
+    return SqliteIndex(settings.index_dir)
 
 
 class Runtime:
@@ -55,16 +76,7 @@ class Runtime:
 
     @cached_property
     def index(self) -> SearchIndex:
-        settings = self.settings
-        if settings.weaviate_url:
-            from knowledge.index.weaviate import WeaviateIndex
-
-            return WeaviateIndex(
-                settings.weaviate_url, secret_value(settings.weaviate_api_key), grpc_url=settings.weaviate_grpc_url
-            )
-        from knowledge.index.sqlite import SqliteIndex
-
-        return SqliteIndex(settings.index_dir)
+        return build_index(self.settings, self.settings.index_backend)
 
     @cached_property
     def configured_sources(self) -> list[ConfiguredSource]:

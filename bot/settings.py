@@ -7,6 +7,7 @@ Built once at start-up and passed in; nothing reads the environment at import ti
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,11 @@ LogFormat = Literal["auto", "json", "plain"]
 
 class SettingsError(LorebotError):
     """The settings cannot be read (a missing LOREBOT_CONFIG file, …)."""
+
+
+class IndexBackend(StrEnum):
+    EMBEDDED = "embedded"
+    WEAVIATE = "weaviate"
 
 
 def secret_value(value: SecretStr | None) -> str | None:
@@ -170,6 +176,17 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def index_backend(self) -> IndexBackend:
+        """The index lorebot uses: Weaviate when WEAVIATE_URL is set, else the embedded one."""
+        return IndexBackend.WEAVIATE if self.weaviate_url else IndexBackend.EMBEDDED
+
+    def index_name(self, backend: IndexBackend) -> str:
+        """How messages name `backend`'s index."""
+        if backend is IndexBackend.WEAVIATE:
+            return f"Weaviate at {self.weaviate_url}"
+        return f"the embedded index in {self.index_dir}"
 
     @property
     def repos_dir(self) -> Path:

@@ -282,6 +282,24 @@ class IndexContract:
         np.testing.assert_allclose(found[chunk.hash], corpus.vectors[chunk.hash], rtol=1e-5, atol=1e-6)
         assert await index.vectors_by_hash([]) == {}
 
+    async def test_export_documents_gives_back_what_was_stored(self, index, store, corpus):
+        await index.delete_document("repo", "quota/limits.py")
+        exported = {(doc.source, doc.document_id): doc async for doc in index.export_documents()}
+        expected = {key: chunks for key, chunks in DOCUMENTS.items() if key != "quota/limits.py"}
+        assert set(exported) == {(chunks[0].source, key) for key, chunks in expected.items()}
+        for (_, document_id), document in exported.items():
+            assert document.chunks == tuple(expected[document_id])  # every field, in ordinal order
+            np.testing.assert_array_equal(document.vectors, corpus.of(expected[document_id]))
+        other = await store.open()  # another handle reads the very same versions
+        try:
+            assert {(doc.source, doc.document_id): doc.version async for doc in other.export_documents()} == {
+                key: document.version for key, document in exported.items()
+            }
+            stats = await other.stats()
+            assert (stats.model, stats.dimension) == (MODEL, store.dimension)
+        finally:
+            await other.close()
+
     async def test_bind_model(self, store, corpus):
         index = await store.open()
         try:

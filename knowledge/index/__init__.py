@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import astuple, dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -42,6 +43,27 @@ class IndexStats:
     """Chunks by source."""
     source_documents: dict[str, int] = field(default_factory=dict)
     """Documents by source."""
+    dimension: int | None = None  # of the bound model's vectors
+
+
+@dataclass(frozen=True, eq=False)  # compare versions, not arrays
+class StoredDocument:
+    """One document as an index stores it: its chunks in ordinal order, row i with vector i."""
+
+    source: str
+    document_id: str
+    chunks: tuple[Chunk, ...]
+    vectors: np.ndarray
+
+    @property
+    def version(self) -> str:
+        """A digest of every stored field of every chunk and of the vectors: equal in two
+        indexes exactly when they store the document alike."""
+        digest = hashlib.sha256()
+        for chunk in self.chunks:
+            digest.update(repr(astuple(chunk)).encode("utf-8", "surrogatepass"))
+        digest.update(np.ascontiguousarray(self.vectors, dtype=np.float32).tobytes())
+        return digest.hexdigest()
 
 
 class EmptyIndexError(LorebotError):
@@ -96,5 +118,10 @@ class SearchIndex(Protocol):
         ...
 
     async def stats(self) -> IndexStats: ...
+
+    def export_documents(self) -> AsyncIterator[StoredDocument]:
+        """Every document with its whole stored chunks and vectors, one at a time (each read
+        whole; documents written meanwhile may be missed or included)."""
+        ...
 
     async def close(self) -> None: ...

@@ -26,15 +26,16 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
 from knowledge.documents import Chunk
-from knowledge.index import IndexModelMismatch, IndexStats, SearchFilters, SearchHit
+from knowledge.index import IndexModelMismatch, IndexStats, SearchFilters, SearchHit, StoredDocument
 from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS, fuse
 from knowledge.index.keywords import query_terms, within_budget
 from knowledge.index.vectors import Delta, VectorStore
@@ -325,23 +326,45 @@ class SqliteIndex:
         return await asyncio.to_thread(self._read, lookup) if unique else {}
 
     async def stats(self) -> IndexStats:
-        """Chunk and document counts, the bound model, and both per source."""
+        """Chunk and document counts, the bound model and its dimension, and both per source."""
 
         def count(conn: sqlite3.Connection) -> IndexStats:
             rows = conn.execute("SELECT source, count(*), count(DISTINCT document_id) FROM chunks GROUP BY source")
             sources, source_documents = {}, {}
             for source, chunks, documents in rows.fetchall():
                 sources[source], source_documents[source] = chunks, documents
-            model = conn.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
+            meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('model', 'dimension')").fetchall())
             return IndexStats(
                 sum(sources.values()),
                 sum(source_documents.values()),
-                model[0] if model else None,
+                meta.get("model"),
                 sources,
                 source_documents,
+                int(meta["dimension"]) if "dimension" in meta else None,
             )
 
         return await asyncio.to_thread(self._read, count)
+
+    async def export_documents(self) -> AsyncIterator[StoredDocument]:
+        keys = await asyncio.to_thread(
+            self._read,
+            lambda conn: conn.execute("SELECT DISTINCT source, document_id FROM chunks ORDER BY 1, 2").fetchall(),
+        )
+        for source, document_id in keys:
+            document = await asyncio.to_thread(self._read, partial(self._stored_document, source, document_id))
+            if document is not None:  # else deleted since the listing
+                yield document
+
+    @staticmethod
+    def _stored_document(source: str, document_id: str, conn: sqlite3.Connection) -> StoredDocument | None:
+        rows = conn.execute(
+            f"SELECT {_CHUNK_COLUMNS}, vector FROM chunks WHERE source = ? AND document_id = ? ORDER BY ordinal",
+            (source, document_id),
+        ).fetchall()
+        if not rows:
+            return None
+        vectors = np.frombuffer(b"".join(row[-1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+        return StoredDocument(source, document_id, tuple(Chunk(*row[:-1]) for row in rows), vectors)
 
     async def close(self) -> None:
         def close_all() -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -47,6 +47,7 @@ from knowledge.index import (
     SearchFilters,
     SearchHit,
     SearchIndexUnavailable,
+    StoredDocument,
 )
 from knowledge.index.weaviate_schema import (
     META_ID,
@@ -61,6 +62,7 @@ from knowledge.index.weaviate_schema import (
     object_uuid,
     search_filter,
     side_scores,
+    source_filter,
     still_loading,
     to_chunk,
     to_properties,
@@ -305,7 +307,7 @@ class WeaviateIndex:
         await self._delete(document_filter(source, document_id))
 
     async def delete_source(self, source: str) -> None:
-        await self._delete(Filter.by_property("source").equal(source))
+        await self._delete(source_filter(source))
 
     async def vectors_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         unique, found = list(dict.fromkeys(hashes)), dict[str, np.ndarray]()
@@ -361,29 +363,50 @@ class WeaviateIndex:
         return hits
 
     async def stats(self) -> IndexStats:
+        sources = await self._chunks_per("source", _MAX_SOURCES)
+        source_documents = {
+            source: len(await self._chunks_per("document_id", _MAX_DOCUMENTS, source_filter(source)))
+            for source in sources
+        }
+        stored = await self._read(lambda _, meta: meta.query.fetch_object_by_id(META_ID), None)
+        model = stored.properties.get("model") if stored else None
+        dimension = stored.properties.get("dimension") if stored else None
+        return IndexStats(
+            sum(sources.values()), sum(source_documents.values()), model, sources, source_documents, dimension
+        )
+
+    async def _chunks_per(self, prop: str, limit: int, where: Any = None) -> dict[str, int]:
+        """Chunks per value of `prop` (of the chunks matching `where`), for at most `limit` values."""
         grouped = await self._read(
             lambda chunks, _: chunks.aggregate.over_all(
-                group_by=GroupByAggregate(prop="source", limit=_MAX_SOURCES),
-                total_count=True,
+                filters=where, group_by=GroupByAggregate(prop=prop, limit=limit), total_count=True
             ),
             None,
         )
-        sources = {str(group.grouped_by.value): group.total_count or 0 for group in grouped.groups} if grouped else {}
-        source_documents = {}
-        for source in sources:
+        return {str(group.grouped_by.value): group.total_count or 0 for group in grouped.groups} if grouped else {}
 
-            def count(chunks: Any, _: Any, source: str = source) -> Awaitable[Any]:
-                return chunks.aggregate.over_all(
-                    filters=Filter.by_property("source").equal(source),
-                    group_by=GroupByAggregate(prop="document_id", limit=_MAX_DOCUMENTS),
-                    total_count=True,
-                )
+    async def export_documents(self) -> AsyncIterator[StoredDocument]:
+        """Each document is one fetch of as many objects as it had chunks when listed, so a
+        document must have at most the server's QUERY_MAXIMUM_RESULTS chunks."""
+        for source in await self._chunks_per("source", _MAX_SOURCES):
+            listed = await self._chunks_per("document_id", _MAX_DOCUMENTS, source_filter(source))
+            for document_id, count in listed.items():
+                document = await self._stored_document(source, document_id, count)
+                if document is not None:  # else deleted since the listing
+                    yield document
 
-            by_document = await self._read(count, None)
-            source_documents[source] = len(by_document.groups) if by_document else 0
-        stored = await self._read(lambda _, meta: meta.query.fetch_object_by_id(META_ID), None)
-        model = stored.properties.get("model") if stored else None
-        return IndexStats(sum(sources.values()), sum(source_documents.values()), model, sources, source_documents)
+    async def _stored_document(self, source: str, document_id: str, count: int) -> StoredDocument | None:
+        response = await self._read(
+            lambda chunks, _: chunks.query.fetch_objects(
+                filters=document_filter(source, document_id), include_vector=True, limit=count
+            ),
+            None,
+        )
+        objects = sorted(response.objects if response else (), key=lambda obj: obj.properties["ordinal"])
+        if not objects:
+            return None
+        vectors = np.array([obj.vector["default"] for obj in objects], dtype=np.float32)
+        return StoredDocument(source, document_id, tuple(to_chunk(obj.properties) for obj in objects), vectors)
 
     async def clear(self) -> None:
         """Delete the collections (the index is derived data: a full sync rebuilds it)."""

@@ -114,8 +114,12 @@ def search_filter(filters: SearchFilters):
     return Filter.all_of(parts) if parts else None
 
 
+def source_filter(source: str):
+    return Filter.by_property("source").equal(source)
+
+
 def document_filter(source: str, document_id: str):
-    return Filter.by_property("source").equal(source) & Filter.by_property("document_id").equal(document_id)
+    return source_filter(source) & Filter.by_property("document_id").equal(document_id)
 
 
 def to_properties(chunk: Chunk) -> dict:
