@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fakes
 
 from timing import p50_p95_text
 
+from bot.access.policy import AccessPolicy
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.conversations import SqlConversationStore
 from bot.db.engine import upgrade
@@ -44,6 +45,7 @@ from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from tests.fakes.slack_server import FakeSlack
+from tests.slack_harness import scope_resolver
 
 WORK = Path(__file__).parent / ".work"
 CHANNEL = "C0BENCH"
@@ -137,7 +139,8 @@ async def main(chunks: int, questions: int, burst: int) -> None:
         ),
         k=settings.search_k,
     )
-    bot = build_slack_bot(client, store, answerer)
+    sources = {source: False for source in (await index.stats()).sources}
+    bot = build_slack_bot(client, store, answerer, scope_resolver(client, AccessPolicy.build(None, sources)))
     runner = SocketModeRunner(bot, fake.app_token)
     await runner.start()
     await fake.wait_connected()

@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access.channels import SlackChannels
+from bot.access.policy import AccessPolicy
+from bot.access.readers import AccountDirectory, SlackReaders
+from bot.access.scope import ScopeResolver
 from bot.answering import Answerer
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.conversations import SqlConversationStore
@@ -110,6 +115,16 @@ class RunningBot:
         await self.runner.close()
 
 
+OPEN_POLICY = AccessPolicy.build(None, {source: False for source in dict.fromkeys(c.source for c in CHUNKS)})
+"""No `[access]` table over the sources of CHUNKS: every channel and DM may use all of them."""
+
+
+def scope_resolver(
+    client: AsyncWebClient, policy: AccessPolicy = OPEN_POLICY, accounts: dict[str, AccountDirectory] | None = None
+) -> ScopeResolver:
+    return ScopeResolver(policy, SlackChannels(client, 60), SlackReaders(client, accounts or {}, 60))
+
+
 async def start_bot(
     fake: FakeSlack,
     store: SqlConversationStore,
@@ -117,10 +132,15 @@ async def start_bot(
     stream_interval: float = 0.05,
     check_interval: float = 0.2,
     max_down: float = 30.0,
+    policy: AccessPolicy = OPEN_POLICY,
+    accounts: dict[str, AccountDirectory] | None = None,
 ) -> RunningBot:
-    """The real Bolt app in socket mode, every Web API call going to the emulator."""
+    """The real Bolt app in socket mode, every Web API call going to the emulator; questions
+    scoped by `policy`, people's Confluence groups found in `accounts` (source → directory)."""
     client = build_web_client(fake.bot_token, fake.base_url)
-    bot = build_slack_bot(client, store, answerer, stream_interval=stream_interval)
+    bot = build_slack_bot(
+        client, store, answerer, scope_resolver(client, policy, accounts), stream_interval=stream_interval
+    )
     runner = SocketModeRunner(
         bot, fake.app_token, check_interval=check_interval, max_down=max_down, ping_interval=1.0, drain_seconds=10
     )

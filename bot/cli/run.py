@@ -52,12 +52,13 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
             stack.callback(loop.remove_signal_handler, signum)
         runtime = await stack.enter_async_context(open_runtime(settings))
+        scopes = runtime.scopes(client)  # the [access] policy checked before anything starts
         if runtime.sources:
             scheduler = start_sync_scheduler(await runtime.sync_service(), settings.sync_interval_minutes)
             stack.callback(scheduler.shutdown, wait=False)
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
-        bot = build_slack_bot(client, runtime.conversations, await runtime.answerer())
+        bot = build_slack_bot(client, runtime.conversations, await runtime.answerer(), scopes)
         runner = SocketModeRunner(bot, app_token)
         stack.push_async_callback(runner.close)
         await runner.start()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access.scope import ScopeResolver
 from bot.answering import Answerer
 from bot.conversations import ConversationStore
 from bot.slack.dedupe import Deduper
@@ -36,13 +37,14 @@ def build_slack_bot(
     client: AsyncWebClient,
     store: ConversationStore,
     answerer: Answerer,
+    scopes: ScopeResolver,
     stream_interval: float = STREAM_INTERVAL_SECONDS,
     history_turns: int = HISTORY_TURNS,
 ) -> SlackBot:
     deduper = Deduper(store)
     tasks = BackgroundTasks()
     responder = Responder(
-        client, store, answerer, deduper, stream_interval=stream_interval, history_turns=history_turns
+        client, store, answerer, deduper, scopes, stream_interval=stream_interval, history_turns=history_turns
     )
     app = AsyncApp(client=client, name="lorebot", logger=logging.getLogger("bot.slack.bolt"))
     register(app, responder, FeedbackRecorder(store, deduper), Welcome(client, deduper), tasks)

@@ -1,4 +1,4 @@
-"""Answering one question in Slack: dedupe, thread history, streamed reply, stored answer.
+"""Answering one question in Slack: dedupe, access scope, thread history, streamed reply, stored answer.
 
 Runs after the event was acked. Any failure ends in a short apology in the thread
 with a reference id, and a log line (with the traceback) under the same id.
@@ -6,6 +6,7 @@ with a reference id, and a log line (with the traceback) under the same id.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answering import Answerer, await_answer
+from bot.access.scope import ScopeResolver
+from bot.answering import Answer, Answerer, await_answer
 from bot.conversations import AnswerRecord, ConversationStore
 from bot.slack import correlation
 from bot.slack.dedupe import Deduper
@@ -26,6 +28,11 @@ from knowledge.errors import LorebotError
 logger = logging.getLogger(__name__)
 
 Respond = Callable[..., Awaitable[object]]
+
+UNMAPPED_NOTE = (
+    "I couldn't match your Slack account to a Confluence account (by email), so this answer uses "
+    "only pages everyone can open."
+)
 
 
 def apology(reference: str) -> str:
@@ -54,6 +61,7 @@ class Responder:
         store: ConversationStore,
         answerer: Answerer,
         deduper: Deduper,
+        scopes: ScopeResolver,
         *,
         stream_interval: float,
         history_turns: int,
@@ -63,6 +71,7 @@ class Responder:
         self.store = store
         self.answerer = answerer
         self.deduper = deduper
+        self.scopes = scopes
         self.stream_interval = stream_interval
         self.history_turns = history_turns
         self.message_limit = message_limit
@@ -132,9 +141,14 @@ class Responder:
         try:
             conversation_id = await self.store.conversation(question.thread)
             await writer.show_working()
+            scope = await self.scopes.scope(question.channel_id, question.user_id)  # the thread's: one channel
             history = await self.store.history(conversation_id, self.history_turns)
             await self.store.add_message(conversation_id, "user", question.text, question.user_id, question.ts)
-            answer = await await_answer(self.answerer.stream(question.text, history), lambda d: writer.stream(d.text))
+            answer = await await_answer(
+                self.answerer.stream(question.text, history, scope.filters), lambda d: writer.stream(d.text)
+            )
+            if scope.unmapped and await self.store.claim_event(f"unmapped:{question.channel_id}:{question.thread_ts}"):
+                answer = _with_note(answer, UNMAPPED_NOTE)  # once per thread
             posted = await writer.finish(render_answer(answer, self.message_limit))
         except LorebotError as exc:  # a failure with words for a person (empty question, empty index, …)
             logger.warning("cannot answer: %s", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
@@ -176,3 +190,7 @@ class Responder:
             await writer.replace_with(text)
         except Exception:
             logger.exception("cannot post to the thread either (reference %s)", reference)
+
+
+def _with_note(answer: Answer, note: str) -> Answer:
+    return dataclasses.replace(answer, note=f"{note} {answer.note}" if answer.note else note)

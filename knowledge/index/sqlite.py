@@ -30,6 +30,7 @@ write knows the generation it committed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 import threading
@@ -105,6 +106,12 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = NORMAL")  # the index is derived data
     return connection
+
+
+def _chunk(row: tuple) -> Chunk:
+    """A `chunks` row in `_CHUNK_COLUMNS` order as a Chunk."""
+    chunk = Chunk(*row[:-1])
+    return dataclasses.replace(chunk, restrictions=decode(row[-1])) if row[-1] else chunk
 
 
 class SqliteIndex:
@@ -369,7 +376,7 @@ class SqliteIndex:
         rows = conn.execute(
             f"SELECT id, {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({', '.join('?' * len(row_ids))})", row_ids
         )
-        return {row[0]: Chunk(*row[1:-1], restrictions=decode(row[-1])) for row in rows}
+        return {row[0]: _chunk(row[1:]) for row in rows}
 
     async def vectors_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         unique = list(dict.fromkeys(hashes))

@@ -192,7 +192,9 @@ class VectorStore:
         (when not None) lists the encoded restrictions a row may have."""
         scores = cosine_scores(self.matrix[: self.size], query)
         checks: list[tuple[np.ndarray, Sequence[str]]] = [
-            (values, wanted) for values, wanted in ((self.sources, filters.sources), (self.kinds, filters.kinds)) if wanted
+            (values, wanted)
+            for values, wanted in ((self.sources, filters.sources), (self.kinds, filters.kinds))
+            if wanted
         ]
         if readable is not None:  # empty: no row passes
             checks.append((self.restrictions, readable))

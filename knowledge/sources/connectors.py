@@ -26,6 +26,8 @@ class SourceConfig(BaseModel):
 
     kind: str
     name: str | None = None
+    private: bool = False
+    """Used only where the `[access]` policy names the source (bot/access/policy.py)."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,21 @@ def _registered() -> dict[str, Connector[Any]]:
     return {connector.kind: connector for connector in (git.CONNECTOR, confluence.CONNECTOR)}
 
 
-def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) -> list[Source]:
-    """A source per entry, each validated by its connector's config; names made unique."""
+@dataclass(frozen=True)
+class ConfiguredSource:
+    """One validated entry with its unique name, not built yet."""
+
+    name: str
+    config: SourceConfig
+    connector: Connector[Any]
+
+
+def configure_sources(entries: Sequence[Mapping[str, Any]]) -> list[ConfiguredSource]:
+    """Every entry validated by its connector's config; names made unique."""
     connectors = _registered()
     union: Any = Union[tuple(connector.config for connector in connectors.values())]  # noqa: UP007  (built at run time)
     adapter: TypeAdapter[SourceConfig] = TypeAdapter(Annotated[union, Field(discriminator="kind")])
-    sources: list[Source] = []
+    configured: list[ConfiguredSource] = []
     taken: set[str] = set()
     for number, entry in enumerate(entries, 1):
         try:
@@ -68,9 +79,15 @@ def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) 
         except ValidationError as exc:
             raise SourceConfigError(_describe(number, entry, exc, connectors)) from exc
         connector = connectors[config.kind]
-        name = _unique(config.name or connector.default_name(config), taken)
-        sources.append(connector.build(config, name, context))
-    return sources
+        configured.append(
+            ConfiguredSource(_unique(config.name or connector.default_name(config), taken), config, connector)
+        )
+    return configured
+
+
+def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) -> list[Source]:
+    """A source per entry (see `configure_sources`), built by its connector."""
+    return [source.connector.build(source.config, source.name, context) for source in configure_sources(entries)]
 
 
 def _describe(number: int, entry: Mapping[str, Any], exc: ValidationError, connectors: Mapping[str, Any]) -> str:
