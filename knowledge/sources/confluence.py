@@ -122,6 +122,8 @@ class ConfluenceSource:
         since = newest - self.margin if newest else None
         yielded: dict[str, str] = {}
         book = RestrictionBook(self.name, self._own_restriction)
+        # First, so that every page's own restriction is known before any page is fetched.
+        listed = await self._list(client, book)
 
         async for results in self._paged(
             client, "rest/api/content/search", {"cql": self._cql(since), "limit": SEARCH_LIMIT, "expand": "version"}
@@ -132,7 +134,7 @@ class ConfluenceSource:
                 if when and (newest is None or when > newest):
                     newest = when
                 if page_id in yielded or version_number(indexed.get(page_id)) == version:
-                    continue  # unchanged text; a change of restrictions alone shows in the listing below
+                    continue  # unchanged text; a change of restrictions alone is caught from the listing below
                 change = await self._fetch(client, page_id, indexed, book)
                 if change is not None:
                     yielded[page_id] = change.version if isinstance(change, Document) else ""
@@ -140,7 +142,6 @@ class ConfluenceSource:
             if newest:
                 yield Checkpoint(_format(newest))
 
-        listed = await self._list(client, book)
         for page_id, version in listed.items():
             if version != yielded.get(page_id, indexed.get(page_id)):
                 change = await self._fetch(client, page_id, indexed, book)
