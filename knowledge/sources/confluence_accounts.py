@@ -2,7 +2,9 @@
 
 `GET /rest/api/search/user?cql=user.fullname~"<email>"` finds candidates (Cloud and Data
 Center 7.x+); only a user whose `email` is exactly that address is taken (Cloud hides the
-email of people whose profile says so: they cannot be matched). Their groups come from
+email of people whose profile says so: they cannot be matched). Data Center's results carry
+no email: there a user matches when their `username` is the address (directories that
+log people in by email). Their groups come from
 `GET /rest/api/user/memberof` (`accountId` on Cloud, `key` = userKey on Data Center), paged.
 """
 
@@ -38,7 +40,7 @@ class ConfluenceAccounts:
         )
         wanted = email.strip().lower()
         users = [r.get("user") or {} for r in (found or {}).get("results", [])]
-        matches = [u for u in users if (u.get("email") or "").strip().lower() == wanted and user_id(u)]
+        matches = [u for u in users if wanted in _addresses(u) and user_id(u)]
         if len(matches) != 1:
             logger.info("%s: %d Confluence accounts have the asker's email", self.source, len(matches))
             return None
@@ -57,3 +59,7 @@ class ConfluenceAccounts:
             if not results or not ((page or {}).get("_links") or {}).get("next"):
                 return frozenset(principals)
             start += len(results)
+
+
+def _addresses(user: dict[str, Any]) -> set[str]:
+    return {str(user.get(key) or "").strip().lower() for key in ("email", "username")} - {""}

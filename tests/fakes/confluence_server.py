@@ -134,10 +134,16 @@ class FakeConfluence:
             page.read_users, page.read_groups = list(users or ()), list(groups or ())
 
     def add_user(
-        self, user_id: str, email: str, groups: list[str] | None = None, *, email_visible: bool = True
+        self,
+        user_id: str,
+        email: str,
+        groups: list[str] | None = None,
+        *,
+        email_visible: bool = True,
+        username: str | None = None,
     ) -> FakeUser:
         with self._lock:
-            user = FakeUser(user_id, email.split("@")[0], email, list(groups or ()), email_visible)
+            user = FakeUser(user_id, username or email.split("@")[0], email, list(groups or ()), email_visible)
             self.users[user_id] = user
             return user
 
