@@ -213,3 +213,11 @@ async def test_a_restriction_change_alone_refilters_without_embedding(runtime: R
     wiki, security = await (await runtime.sync_service()).sync()
     assert (wiki.updated, wiki.chunks_embedded, security.updated) == (2, 0, 0)  # the page and its child
     assert url(confluence, "HR", "Salary bands") in await found()
+
+
+async def test_without_the_channel_name_a_channel_is_matched_by_id_only(slack: Workspace, confluence: FakeConfluence):
+    slack.fake.fail("conversations.info", "missing_scope", times=2)
+    _, security = await ask(slack, SECURITY, "U0ANN", "where do the incident response keys live?")
+    assert url(confluence, "SEC", "Incident keys") not in security  # "#sec-*" cannot match without the name
+    _, dm = await ask(slack, ANN_DM, "U0ANN", "what are the salary bands for engineers?")
+    assert url(confluence, "HR", "Salary bands") in dm  # a "D…" id is a DM

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.ttl import TtlCache
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,11 @@ class SlackChannels:
     async def channel(self, channel_id: str) -> Channel:
         cached = self._cache.get(channel_id)
         if cached is None:
-            info = (await self.client.conversations_info(channel=channel_id))["channel"]
+            try:
+                info = (await self.client.conversations_info(channel=channel_id))["channel"]
+            except SlackApiError as exc:  # e.g. missing_scope: match by id only, a "D…" id is a DM
+                logger.warning("conversations.info failed for %s (%s): matching it by id only", channel_id, exc)
+                return Channel(channel_id, None, channel_id.startswith("D"))
             cached = Channel(channel_id, info.get("name"), bool(info.get("is_im")))
             self._cache.put(channel_id, cached)
         return cached
