@@ -6,11 +6,10 @@ with a reference id, and a log line (with the traceback) under the same id.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -193,4 +192,4 @@ class Responder:
 
 
 def _with_note(answer: Answer, note: str) -> Answer:
-    return dataclasses.replace(answer, note=f"{note} {answer.note}" if answer.note else note)
+    return replace(answer, note=f"{note} {answer.note}" if answer.note else note)
