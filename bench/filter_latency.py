@@ -1,6 +1,8 @@
 """The cost of access filtering on hybrid query latency, at 100k chunks, embedded or Weaviate.
 
-    python bench/filter_latency.py [--size 100000] [--rounds 3] [--weaviate-url URL [--weaviate-grpc-url URL]]
+    python bench/filter_latency.py [--size 100000] [--rounds 3] [--reuse] [--weaviate-url URL [--weaviate-grpc-url URL]]
+
+`--reuse` queries the embedded index a previous run built (bench/.work/filter-index-N).
 
 The corpus of retrieval_latency.py (site-packages .py files in 40-line windows, random unit
 vectors, real keyword text), split over two sources, with every 10th file restricted to one
@@ -72,6 +74,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true", help="query the embedded index an earlier run built")
     parser.add_argument("--weaviate-url")
     parser.add_argument("--weaviate-grpc-url")
     args = parser.parse_args()
@@ -90,9 +93,11 @@ async def main() -> None:
         from knowledge.index.sqlite import SqliteIndex
 
         directory = Path(WORK) / f"filter-index-{args.size}"
-        shutil.rmtree(directory, ignore_errors=True)
+        if not args.reuse:
+            shutil.rmtree(directory, ignore_errors=True)
         index = SqliteIndex(directory)
-    await build(index, args.size, embedder.dimension)
+    if not (args.reuse and (await index.stats()).chunks):
+        await build(index, args.size, embedder.dimension)
     k, alpha = settings.search_candidates, settings.search_alpha
     await index.query("warm up", vectors[0], k, alpha)
     timings: dict[str, list[float]] = {name: [] for name in FILTERS}

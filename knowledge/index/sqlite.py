@@ -7,8 +7,8 @@ schema). An index of an older `SCHEMA` is dropped and rebuilt empty, with a warn
 next sync re-reads every source into it.
 
 Read restrictions are one encoded column (knowledge/restrictions.py); a readers filter
-checks the few distinct values once per query and keeps the rows whose value passes, on
-both sides (SQL `IN` for keywords, a per-row code for vectors).
+checks the few distinct values (known to the matrix, vectors.py) once per query and keeps
+the rows whose value passes, on both sides (SQL `IN` for keywords, a per-row code for vectors).
 Vectors are searched in memory: one matrix of unit rows (vectors.py). The keyword query
 is built from free text in keywords.py; the two result lists are combined by relative
 score fusion (fusion.py).
@@ -47,7 +47,7 @@ from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS, fuse
 from knowledge.index.keywords import query_terms, within_budget
 from knowledge.index.vectors import Delta, VectorStore
 from knowledge.private_files import private_directory, private_sqlite_file
-from knowledge.restrictions import decode, encode, readable
+from knowledge.restrictions import decode, encode
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,6 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks (source, document_id);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks (hash);
-CREATE INDEX IF NOT EXISTS chunks_restrictions ON chunks (restrictions);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
     title, text, keywords, content='chunks', content_rowid='id',
     tokenize='porter unicode61 remove_diacritics 2'
@@ -308,7 +307,7 @@ class SqliteIndex:
         filters: SearchFilters,
     ) -> list[SearchHit]:
         n = max(k, self.candidates)
-        allowed = self._readable_values(conn, filters.readers)
+        allowed = None if filters.readers is None else self._vectors.readable_values(filters.readers)
         keyword = (
             self._keyword_thread.submit(self._keyword_candidates, conn, terms, n, filters, allowed) if terms else None
         )
@@ -327,14 +326,6 @@ class SqliteIndex:
             for item in fused
             if item.key in chunks
         ]
-
-    @staticmethod
-    def _readable_values(conn: sqlite3.Connection, readers: frozenset[str] | None) -> tuple[str, ...] | None:
-        """The stored restriction values these readers may read; None when nothing is checked."""
-        if readers is None:
-            return None
-        values = (row[0] for row in conn.execute("SELECT DISTINCT restrictions FROM chunks"))
-        return tuple(value for value in values if readable(decode(value), readers))
 
     def _keyword_candidates(
         self,

@@ -31,6 +31,7 @@ from functools import cache
 import numpy as np
 
 from knowledge.index import SearchFilters
+from knowledge.restrictions import Restrictions, decode, readable
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class VectorStore:
         self.kinds = np.zeros(0, dtype=np.int32)
         self.restrictions = np.zeros(0, dtype=np.int32)
         self.codes: dict[str, int] = {}
+        self.restriction_codes: dict[str, int] = {}  # encoded restrictions → code, for every value seen
+        self._decoded: dict[str, Restrictions] = {}
         self.slot_of: dict[int, int] = {}
         self.free: list[int] = []
         self.size = 0  # slots in use or freed; the rest is spare capacity
@@ -137,6 +140,17 @@ class VectorStore:
     def _code(self, value: str) -> int:
         return self.codes.setdefault(value, len(self.codes))
 
+    def _restriction_code(self, value: str) -> int:
+        if value not in self.restriction_codes:
+            self.restriction_codes[value] = len(self.restriction_codes)
+            self._decoded[value] = decode(value)
+        return self.restriction_codes[value]
+
+    def readable_values(self, readers: frozenset[str]) -> tuple[str, ...]:
+        """The encoded restrictions seen (a superset of those stored now) these readers may read:
+        a handful of values, checked once per query instead of once per row."""
+        return tuple(value for value, levels in self._decoded.items() if readable(levels, readers))
+
     def remove(self, row_ids: Iterable[int]) -> None:
         for row_id in row_ids:
             slot = self.slot_of.pop(int(row_id), None)
@@ -164,7 +178,7 @@ class VectorStore:
         self.row_ids[slots] = row_ids
         self.sources[slots] = [self._code(source) for source in sources]
         self.kinds[slots] = [self._code(kind) for kind in kinds]
-        self.restrictions[slots] = [self._code(value) for value in restrictions]
+        self.restrictions[slots] = [self._restriction_code(value) for value in restrictions]
         self.slot_of.update(zip(map(int, row_ids), slots.tolist(), strict=True))
         self.max_row_id = max(self.max_row_id, int(max(row_ids)))
 
@@ -186,23 +200,24 @@ class VectorStore:
     # -- search ---------------------------------------------------------------------------
 
     def top(
-        self, query: np.ndarray, n: int, filters: SearchFilters, readable: Sequence[str] | None = None
+        self, query: np.ndarray, n: int, filters: SearchFilters, permitted: Sequence[str] | None = None
     ) -> dict[int, float]:
-        """The n best row ids passing the filters, with their cosine similarity; `readable`
-        (when not None) lists the encoded restrictions a row may have."""
+        """The n best row ids passing the filters, with their cosine similarity; `permitted`
+        (when not None) lists the encoded restrictions a row may have (`readable_values`)."""
         scores = cosine_scores(self.matrix[: self.size], query)
         checks: list[tuple[np.ndarray, Sequence[str]]] = [
             (values, wanted)
             for values, wanted in ((self.sources, filters.sources), (self.kinds, filters.kinds))
             if wanted
         ]
-        if readable is not None:  # empty: no row passes
-            checks.append((self.restrictions, readable))
-        if checks:
+        if checks or permitted is not None:
             allowed = self.row_ids[: self.size] != 0
             for values, wanted in checks:
                 codes = [self.codes[value] for value in wanted if value in self.codes]
                 allowed &= np.isin(values[: self.size], codes)
+            if permitted is not None:  # empty: no row passes
+                codes = [self.restriction_codes[value] for value in permitted if value in self.restriction_codes]
+                allowed &= np.isin(self.restrictions[: self.size], codes)
             scores[~allowed] = -np.inf
             live = int(np.count_nonzero(allowed))
         else:
