@@ -45,10 +45,12 @@ FILTERS = {
 
 
 def restrictions(n: int) -> Restrictions:
+    """File n's restrictions: every 10th behind one of GROUPS groups, every 50th also behind a user."""
+    group = f"wiki/group:g{(n // 10) % GROUPS}"
     if n % 50 == 0:
-        return ((f"wiki/group:g{n % GROUPS}",), (f"wiki/user:u{n % 7}",))
+        return ((group,), (f"wiki/user:u{(n // 50) % 7}",))
     if n % 10 == 0:
-        return ((f"wiki/group:g{n % GROUPS}",),)
+        return ((group,),)
     return ()
 
 
