@@ -77,6 +77,8 @@ async def test_schema_filters_only_what_is_filtered_and_folds_accents(handle):
         "kind",
         "document_id",
         "hash",
+        "readers",
+        "restriction_levels",
     }
     assert {name for name, prop in properties.items() if prop.index_searchable} == set(KEYWORD_FIELD_WEIGHTS)
     assert all(properties[name].tokenization.value == "word" for name in KEYWORD_FIELD_WEIGHTS)

@@ -28,6 +28,16 @@ class NoSourcesHere(LorebotError):
         )
 
 
+class NoSourcesConfigured(LorebotError):
+    """Nothing is configured, so no policy can name a source (an index left from before is not used)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No sources are configured, so there is nothing I may answer from: set REPOS "
+            "(or the CONFLUENCE_* settings) and run `lorebot sync`."
+        )
+
+
 @dataclass(frozen=True)
 class Scope:
     sources: tuple[str, ...]

@@ -45,6 +45,7 @@ class AccessConfig(BaseModel):
 
 @dataclass(frozen=True)
 class AccessPolicy:
+    configured: tuple[str, ...]
     default: tuple[str, ...]
     dm: tuple[str, ...]
     channels: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -74,6 +75,7 @@ class AccessPolicy:
             )
         public = tuple(name for name, hidden in private.items() if not hidden)
         return cls(
+            configured=tuple(private),
             default=public if config.default_sources is None else tuple(config.default_sources),
             dm=public if config.dm_sources is None else tuple(config.dm_sources),
             channels=tuple((rule.match, tuple(rule.sources)) for rule in config.channels),
