@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fakes
 
 from timing import p50_p95_text
 
+from bot.access.policy import AccessPolicy
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.conversations import SqlConversationStore
 from bot.db.engine import session_factory, upgrade
@@ -48,6 +49,7 @@ from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from tests.fakes.slack_server import FakeSlack
+from tests.slack_harness import scope_resolver
 
 WORK = Path(__file__).parent / ".work"
 CHANNEL = "C0BENCH"
@@ -141,6 +143,7 @@ async def main(chunks: int, questions: int, burst: int) -> None:
         ),
         k=settings.search_k,
     )
+    sources = {source: False for source in (await index.stats()).sources}
     claims = ReplicaClaims(
         SqlEventClaims(session_factory(store.engine)), new_replica_id(), settings.claim_timeout_seconds
     )
@@ -150,6 +153,7 @@ async def main(chunks: int, questions: int, burst: int) -> None:
         store,
         claims,
         answerer,
+        scope_resolver(client, AccessPolicy.build(None, sources)),
         delivery_seconds=settings.slack_delivery_seconds,
         retention=timedelta(days=settings.event_retention_days),
         questions_per_minute=0,

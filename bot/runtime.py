@@ -15,8 +15,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cached_property
 
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.access.policy import AccessPolicy
+from bot.access.scope import ScopeResolver
 from bot.answering import Answerer
 from bot.conversations import SqlConversationStore
 from bot.db.engine import create_engine, session_factory, upgrade
@@ -35,7 +38,7 @@ from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from knowledge.schedule import Schedule
 from knowledge.sources import Source
-from knowledge.sources.connectors import ConfiguredSource, SourceContext, build_sources
+from knowledge.sources.connectors import ConfiguredSource, SourceContext, build_sources, configure_sources
 from knowledge.sync import SyncPipeline, SyncProgress
 
 logger = logging.getLogger(__name__)
@@ -93,6 +96,25 @@ class Runtime:
         """Each source's schedule: its own, else every SYNC_INTERVAL_MINUTES."""
         default = Schedule(interval_seconds=self.settings.sync_interval_minutes * 60)
         return {configured.source.name: configured.schedule or default for configured in self.configured_sources}
+
+    @cached_property
+    def access_policy(self) -> AccessPolicy:
+        """LOREBOT_CONFIG's `[access]` over the configured sources; `SettingsError` when it names others."""
+        private = {source.name: source.config.private for source in configure_sources(self.settings.source_entries())}
+        return AccessPolicy.build(self.settings.access, private)
+
+    def scopes(self, client: AsyncWebClient) -> ScopeResolver:
+        """Each Slack question's access scope: the policy, the channel's name, the asker's Confluence groups."""
+        from bot.access.channels import SlackChannels
+        from bot.access.readers import SlackReaders
+        from knowledge.sources.confluence import ConfluenceSource
+        from knowledge.sources.confluence_accounts import ConfluenceAccounts
+
+        seconds = self.settings.access_cache_seconds
+        accounts = {s.name: ConfluenceAccounts(s) for s in self.sources if isinstance(s, ConfluenceSource)}
+        return ScopeResolver(
+            self.access_policy, SlackChannels(client, seconds), SlackReaders(client, accounts, seconds)
+        )
 
     async def embedder(self, rebuild_for_new_model: bool = False) -> Embedder:
         """The embedding model, loaded once, with the index bound to it.

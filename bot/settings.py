@@ -111,6 +111,10 @@ class Settings(BaseSettings):
 
     sources: list[dict[str, Any]] = Field(default_factory=list)
     """The TOML file's `[[sources]]`, as written; each connector validates its own (knowledge/sources/connectors.py)."""
+    access: dict[str, Any] | None = None
+    """The TOML file's `[access]` policy, as written; bot/access/policy.py validates it."""
+    access_cache_seconds: float = 900.0
+    """How long a Slack user's Confluence account and groups, and a channel's name, are remembered."""
 
     @field_validator("llm_fallback_models", "confluence_spaces", "repos", mode="before")
     @classmethod

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from knowledge.restrictions import UNRESTRICTED, Restrictions, encode
+
 Kind = Literal["code", "page"]
 
 
@@ -23,6 +25,7 @@ class Document:
     for code links to a line range; `url` is the document's own link. `deployment` says
     which flavour of a product the document came from when that changes its links
     ("cloud" or "server" for Confluence heading anchors); empty otherwise.
+    `restrictions` says who may read it (knowledge/restrictions.py); every chunk inherits them.
     """
 
     source: str
@@ -37,10 +40,14 @@ class Document:
     line_url: str = ""
     breadcrumb: tuple[str, ...] = ()
     deployment: str = ""
+    restrictions: Restrictions = UNRESTRICTED
 
     @property
     def hash(self) -> str:
-        return content_hash(f"{self.title}\n{self.url}\n{self.content}")
+        """Changes with what is indexed: the text, and who may read it (so a page whose
+        restrictions change is stored again; its unchanged chunks keep their vectors)."""
+        readers = f"\n{encode(self.restrictions)}" if self.restrictions else ""
+        return content_hash(f"{self.title}\n{self.url}\n{self.content}{readers}")
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,8 @@ class Chunk:
     """A passage of a document: what is embedded, searched and cited.
 
     `keywords` goes only into the keyword (BM25) side: file path, symbol path,
-    identifiers split into words, a page's breadcrumb.
+    identifiers split into words, a page's breadcrumb. `restrictions` are its document's;
+    they are filtered on, never embedded, so they are not part of `hash`.
     """
 
     source: str
@@ -65,6 +73,7 @@ class Chunk:
     end_line: int | None = None
     anchor: str = ""
     hash: str = field(default="")
+    restrictions: Restrictions = UNRESTRICTED
 
     def __post_init__(self) -> None:
         if not self.hash:

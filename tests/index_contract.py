@@ -138,6 +138,25 @@ DOCUMENTS: dict[str, list[Chunk]] = {
 }
 
 
+# Pages of an "hr" space with read restrictions (knowledge/restrictions.py): salaries only
+# for the hr group; the offsite under a page only ann and bob may open, inside salaries.
+HR_GROUP, ANN, BOB = "hr/group:hr", "hr/user:ann", "hr/user:bob"
+RESTRICTED: dict[str, list[Chunk]] = {
+    "salaries": [
+        replace(
+            page_chunk("salaries", 0, "Salary bands", "Salary bands and the deployment bonus.", source="hr"),
+            restrictions=((HR_GROUP,),),
+        )
+    ],
+    "offsite": [
+        replace(
+            page_chunk("offsite", 0, "Offsite salary review", "The salary review at the offsite.", source="hr"),
+            restrictions=((ANN, BOB), (ANN, HR_GROUP)),
+        )
+    ],
+}
+
+
 @dataclass
 class Corpus:
     vectors: dict[str, np.ndarray]  # chunk hash → vector
@@ -227,6 +246,51 @@ class IndexContract:
         assert wiki and {hit.chunk.source for hit in wiki} == {"wiki"}
         assert code and {hit.chunk.kind for hit in code} == {"code"}
         assert neither == []
+
+    @pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
+    @pytest.mark.parametrize(
+        ("readers", "visible"),
+        [
+            (None, {"salaries", "offsite"}),
+            (frozenset(), set()),
+            (frozenset({HR_GROUP}), {"salaries"}),
+            (frozenset({BOB}), set()),
+            (frozenset({BOB, HR_GROUP}), {"salaries", "offsite"}),
+            (frozenset({ANN}), {"offsite"}),
+            (frozenset({"other/group:hr"}), set()),
+        ],
+    )
+    async def test_filters_by_readers_inside_the_query(self, index, corpus, alpha, readers, visible):
+        for chunks in RESTRICTED.values():
+            await index.replace_document("hr", chunks[0].document_id, chunks, self.vectors(corpus, chunks))
+        question = "salary bands at the offsite"
+        hits = await self.search(index, corpus, question, k=3, alpha=alpha, filters=SearchFilters(readers=readers))
+        found = {hit.chunk.document_id for hit in hits}
+        assert found & set(RESTRICTED) == visible
+        if alpha > 0:  # k stays k: unrestricted chunks take the places of the filtered ones
+            assert len(hits) == 3
+        stored = [chunk for chunks in (*DOCUMENTS.values(), *RESTRICTED.values()) for chunk in chunks]
+        assert all(hit.chunk in stored for hit in hits)  # restrictions come back as written
+
+    async def test_restrictions_changed_in_place_are_filtered_at_once(self, index, corpus):
+        chunks = RESTRICTED["salaries"]
+        vectors = self.vectors(corpus, chunks)
+        await index.replace_document("hr", "salaries", chunks, vectors)
+        everyone = SearchFilters(readers=frozenset())
+        assert "salaries" not in paths(await self.search(index, corpus, "salary bands", k=3, filters=everyone))
+        opened = [replace(chunk, restrictions=()) for chunk in chunks]
+        await index.replace_document("hr", "salaries", opened, vectors)
+        assert "salaries" in paths(await self.search(index, corpus, "salary bands", k=3, filters=everyone))
+        closed = [replace(chunk, restrictions=((ANN,),)) for chunk in chunks]
+        await index.replace_document("hr", "salaries", closed, vectors)
+        assert "salaries" not in paths(await self.search(index, corpus, "salary bands", k=3, filters=everyone))
+        mine = SearchFilters(readers=frozenset({ANN}))
+        hit = (await self.search(index, corpus, "salary bands", k=1, filters=mine))[0]
+        assert hit.chunk == closed[0]
+
+    @staticmethod
+    def vectors(corpus: Corpus, chunks: list[Chunk]) -> np.ndarray:
+        return np.stack([corpus.embed(chunk.embedding_text) for chunk in chunks])
 
     async def test_scores_are_normalized_and_sorted(self, index, corpus):
         for alpha in (0.0, 0.3, 0.5, 1.0):

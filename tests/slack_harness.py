@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access.channels import SlackChannels
+from bot.access.policy import AccessPolicy
+from bot.access.readers import AccountDirectory, SlackReaders
+from bot.access.scope import ScopeResolver
 from bot.answering import Answerer
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.conversations import SqlConversationStore
@@ -116,6 +121,16 @@ class RunningBot:
         await self.runner.close()
 
 
+OPEN_POLICY = AccessPolicy.build(None, {source: False for source in dict.fromkeys(c.source for c in CHUNKS)})
+"""No `[access]` table over the sources of CHUNKS: every channel and DM may use all of them."""
+
+
+def scope_resolver(
+    client: AsyncWebClient, policy: AccessPolicy = OPEN_POLICY, accounts: dict[str, AccountDirectory] | None = None
+) -> ScopeResolver:
+    return ScopeResolver(policy, SlackChannels(client, 60), SlackReaders(client, accounts or {}, 60))
+
+
 async def start_bot(
     fake: FakeSlack,
     store: SqlConversationStore,
@@ -128,9 +143,12 @@ async def start_bot(
     grace_seconds: float = 10.0,
     settings: Settings | None = None,
     metrics: Metrics | None = None,
+    policy: AccessPolicy = OPEN_POLICY,
+    accounts: dict[str, AccountDirectory] | None = None,
 ) -> RunningBot:
     """The real Bolt app in socket mode, every Web API call going to the emulator; its claims in
-    `store`'s database, its limits from `settings` (default: the defaults)."""
+    `store`'s database, its limits from `settings` (default: the defaults); questions scoped by
+    `policy`, people's Confluence groups found in `accounts` (source → directory)."""
     settings = settings or Settings()
     client = build_web_client(fake.bot_token, fake.base_url)
     claims = ReplicaClaims(SqlEventClaims(session_factory(store.engine)), new_replica_id(), claim_timeout)
@@ -139,6 +157,7 @@ async def start_bot(
         store,
         claims,
         answerer,
+        scope_resolver(client, policy, accounts),
         delivery_seconds=delivery_seconds,
         retention=timedelta(days=7),
         questions_per_minute=settings.user_questions_per_minute,

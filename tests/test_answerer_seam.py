@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from bot.answering import Answer, AnswerDelta, Answerer, Turn, await_answer
+from bot.answering import EVERYTHING, Answer, AnswerDelta, Answerer, Turn, await_answer
+from knowledge.index import SearchFilters
 
 FINAL = Answer("Deploy with make [1].", False, [], [], "deploy")
 
@@ -16,7 +17,9 @@ class Scripted(Answerer):
         self.items = items
         self.closed = False
 
-    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+    async def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: SearchFilters = EVERYTHING
+    ) -> AsyncIterator[AnswerDelta | Answer]:
         try:
             for item in self.items:
                 yield item

@@ -53,7 +53,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "assistant.threads.setTitle": {"assistant:write"},
     "views.publish": set(),
     "conversations.info": {"channels:read", "groups:read", "im:read", "mpim:read"},
-    "users.info": {"users:read"},
+    "users.info": {"users:read", "users:read.email"},  # lorebot reads profile.email
     # the conversation types lorebot listens in (no mpim events are subscribed)
     "conversations.replies": {"channels:history", "groups:history", "im:history"},
     "reactions.add": {"reactions:write"},

@@ -111,3 +111,24 @@ async def test_weaviate_index_constructs_without_a_server_and_reads_explain_scor
     )
     assert side_scores(explain, 0.6) == pytest.approx((0.5, 1.0))
     assert side_scores("", 0.5) == (0.0, 0.0)
+
+
+async def test_an_index_of_an_older_schema_is_rebuilt(tmp_path: Path, caplog):
+    import sqlite3
+
+    directory = tmp_path / "index"
+    directory.mkdir()
+    old = sqlite3.connect(directory / "index.sqlite3")  # the tables as lorebot made them before schema 2
+    old.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('generation', '7'), ('model', 'm'), ('dimension', '8');"
+        "CREATE TABLE chunks (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT, vector BLOB);"
+        "INSERT INTO chunks (source, vector) VALUES ('repo', x'00');"
+    )
+    old.commit()
+    old.close()
+    with caplog.at_level("WARNING"):
+        index = SqliteIndex(directory)
+    assert "built by an older lorebot (schema 1, now 2)" in caplog.text
+    assert (await index.stats()).chunks == 0
+    await index.close()

@@ -24,7 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
-from bot.answering import Answer, AnswerDelta, Answerer, Turn
+from bot.answering import EVERYTHING, Answer, AnswerDelta, Answerer, Turn
 from bot.cli.run import serve
 from bot.observability.logs import JsonFormatter, formatter_for, use_log_format
 from bot.observability.metrics import Metrics
@@ -32,6 +32,7 @@ from bot.observability.readiness import Readiness
 from bot.observability.server import HttpServerError, http_server
 from bot.settings import Settings
 from bot.slack import correlation
+from knowledge.index import SearchFilters
 from knowledge.sync import SyncSummary
 from tests.fakes.slack_server import FakeSlack
 from tests.sample_repo import SampleRepo
@@ -381,7 +382,9 @@ async def test_questions_answers_and_feedback_are_counted(measured: tuple[Runnin
 class FailingAnswerer(Answerer):
     """An answerer whose model fails unexpectedly: the bot apologises with a reference."""
 
-    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+    async def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: SearchFilters = EVERYTHING
+    ) -> AsyncIterator[AnswerDelta | Answer]:
         raise RuntimeError("the model exploded")
         yield  # an async generator, as answerers are
 

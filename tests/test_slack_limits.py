@@ -12,11 +12,12 @@ from contextlib import contextmanager
 
 import pytest
 
-from bot.answering import Answer, AnswerDelta, Answerer, Turn
+from bot.answering import EVERYTHING, Answer, AnswerDelta, Answerer, Turn
 from bot.answering.followup import REWRITE_SYSTEM_PROMPT
 from bot.answering.llm import LLMAnswerer
 from bot.conversations import SqlConversationStore
 from bot.settings import Settings
+from knowledge.index import SearchFilters
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
@@ -67,7 +68,9 @@ class GatedAnswerer(Answerer):
         self.gate = asyncio.Event()
         self.changed = asyncio.Condition()
 
-    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+    async def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: SearchFilters = EVERYTHING
+    ) -> AsyncIterator[AnswerDelta | Answer]:
         self.running += 1
         self.most = max(self.most, self.running)
         async with self.changed:

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from bot.answering import Answer, AnswerDelta, Answerer, Turn
+from bot.answering import EVERYTHING, Answer, AnswerDelta, Answerer, Turn
 from bot.conversations import SqlConversationStore
 from bot.slack.watchdog import ConnectionLost
+from knowledge.index import SearchFilters
 from tests.fakes.slack_server import FakeSlack
 from tests.slack_harness import (
     CHANNEL,
@@ -92,7 +93,9 @@ async def test_database_down_ends_in_an_apology_with_a_logged_reference(
 
 
 class BrokenAnswerer(Answerer):
-    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+    async def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: SearchFilters = EVERYTHING
+    ) -> AsyncIterator[AnswerDelta | Answer]:
         yield AnswerDelta("Partial text that will never")
         raise RuntimeError("the index file is corrupt")
 

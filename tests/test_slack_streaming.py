@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
+from bot.answering import EVERYTHING, Answer, AnswerDelta, Answerer, Citation, Turn
 from bot.conversations import SqlConversationStore
+from knowledge.index import SearchFilters
 from tests.fakes.slack_server import FakeSlack
 from tests.slack_harness import (
     CHANNEL,
@@ -24,7 +25,9 @@ class ScriptedAnswerer(Answerer):
         self.deltas = deltas
         self.final = final
 
-    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+    async def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: SearchFilters = EVERYTHING
+    ) -> AsyncIterator[AnswerDelta | Answer]:
         for text in self.deltas:
             yield AnswerDelta(text)
         yield self.final

@@ -77,6 +77,8 @@ async def test_schema_filters_only_what_is_filtered_and_folds_accents(handle):
         "kind",
         "document_id",
         "hash",
+        "readers",
+        "restriction_levels",
     }
     assert {name for name, prop in properties.items() if prop.index_searchable} == set(KEYWORD_FIELD_WEIGHTS)
     assert all(properties[name].tokenization.value == "word" for name in KEYWORD_FIELD_WEIGHTS)
@@ -228,3 +230,29 @@ async def test_sync_and_ask_end_to_end_on_weaviate(weaviate_server, tmp_path):
         index = weaviate_server.index("LorebotChunk")
         await index.clear()
         await index.close()
+
+
+async def test_a_collection_of_an_older_schema_is_rebuilt(weaviate_server, caplog):
+    from weaviate.classes.data import DataObject
+
+    from knowledge.index.weaviate_schema import META_ID
+
+    name = fresh_name()
+    old = weaviate_server.index(name)
+    new = weaviate_server.index(name)
+    try:
+        await old.bind_model(MODEL, 4)
+        chunk = code_chunk("a.py", 0, "s", "body", "k")
+        await old.replace_document("repo", "a.py", [chunk], np.ones((1, 4), dtype=np.float32))
+        meta = old._client.collections.use(old.meta_name)  # the binding as lorebot wrote it before schema 2
+        await meta.data.insert_many([DataObject(uuid=META_ID, properties={"model": MODEL, "dimension": 4})])
+        with caplog.at_level("WARNING"):
+            await new.bind_model(MODEL, 4)
+        assert "built by an older lorebot (schema 1, now 2)" in caplog.text
+        assert (await new.stats()).chunks == 0
+        await new.replace_document("repo", "a.py", [chunk], np.ones((1, 4), dtype=np.float32))
+        assert (await new.stats()).chunks == 1
+    finally:
+        await new.clear()
+        await old.close()
+        await new.close()

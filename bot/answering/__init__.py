@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, final
 
-from knowledge.index import SearchHit
+from knowledge.index import SearchFilters, SearchHit
+
+EVERYTHING = SearchFilters()
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,16 @@ class Answerer(ABC):
     one code path (and one fallback loop) whether its reader watches the answer grow or not."""
 
     @abstractmethod
-    def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
-        """Zero or more `AnswerDelta`s, then exactly one final `Answer`."""
+    def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: SearchFilters = EVERYTHING
+    ) -> AsyncIterator[AnswerDelta | Answer]:
+        """Zero or more `AnswerDelta`s, then exactly one final `Answer`, from what `filters`
+        lets the index return (the asker's access scope; everything for the operator's CLI)."""
 
     @final
-    async def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    async def answer(self, question: str, history: Sequence[Turn] = (), filters: SearchFilters = EVERYTHING) -> Answer:
         """The final `Answer` of `stream`, for a reader who sees nothing before it (the CLI)."""
-        return await await_answer(self.stream(question, history))
+        return await await_answer(self.stream(question, history, filters))
 
 
 async def await_answer(

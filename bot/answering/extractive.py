@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
+from bot.answering import EVERYTHING, Answer, AnswerDelta, Answerer, Citation, Turn
 from bot.answering.followup import join_recent_user_turns
-from knowledge.index import SearchHit
+from knowledge.index import SearchFilters, SearchHit
 from knowledge.retriever import Retrieval, Retriever
 from knowledge.snippets import best_snippet
 
@@ -41,6 +41,9 @@ class ExtractiveAnswerer(Answerer):
         self.retriever = retriever
         self.k = k
 
-    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+    async def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: SearchFilters = EVERYTHING
+    ) -> AsyncIterator[AnswerDelta | Answer]:
         """No deltas: the whole answer at once."""
-        yield compose_extractive(await self.retriever.retrieve(join_recent_user_turns(question, history), self.k))
+        query = join_recent_user_turns(question, history)
+        yield compose_extractive(await self.retriever.retrieve(query, self.k, filters))

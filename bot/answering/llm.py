@@ -26,14 +26,14 @@ from tenacity import (
     wait_exponential,
 )
 
-from bot.answering import Answer, AnswerDelta, Answerer, Citation, Turn
+from bot.answering import EVERYTHING, Answer, AnswerDelta, Answerer, Citation, Turn
 from bot.answering.extractive import compose_extractive
 from bot.answering.followup import standalone_query
 from bot.answering.litellm_client import litellm
 from bot.answering.markers import resolve_markers, streaming_text
 from bot.answering.prompt import Prompt, build_prompt, context_tokens, counter, says_dont_know
 from bot.answering.token_budget import TokenBudget
-from knowledge.index import SearchHit
+from knowledge.index import SearchFilters, SearchHit
 from knowledge.retriever import Retrieval, Retriever
 
 logger = logging.getLogger(__name__)
@@ -109,10 +109,12 @@ class LLMAnswerer(Answerer):
         self.retry_wait = retry_wait
         self._context_windows = {e.model: context_window or context_tokens(e.model) for e in self.endpoints}
 
-    async def stream(self, question: str, history: Sequence[Turn] = ()) -> AsyncIterator[AnswerDelta | Answer]:
+    async def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: SearchFilters = EVERYTHING
+    ) -> AsyncIterator[AnswerDelta | Answer]:
         """Growing `AnswerDelta`s while the model writes, then the final `Answer`. If a model
         fails mid-answer the next one starts over, so a delta may be shorter than the last."""
-        retrieval = await self._retrieve(question, history)
+        retrieval = await self._retrieve(question, history, filters)
         query, hits = retrieval.query, retrieval.hits
         if retrieval.abstain:
             yield compose_extractive(retrieval)
@@ -134,10 +136,10 @@ class LLMAnswerer(Answerer):
             return
         yield compose_extractive(retrieval, note=UNAVAILABLE_NOTE)
 
-    async def _retrieve(self, question: str, history: Sequence[Turn]) -> Retrieval:
+    async def _retrieve(self, question: str, history: Sequence[Turn], filters: SearchFilters) -> Retrieval:
         budget = TokenBudget(self.history_tokens, counter(self.endpoints[0].model))
         query = await standalone_query(question, history, self._rewrite, budget)
-        return await self.retriever.retrieve(query, self.k)
+        return await self.retriever.retrieve(query, self.k, filters)
 
     def _prompt(self, endpoint: Endpoint, question: str, hits: Sequence[SearchHit], history: Sequence[Turn]) -> Prompt:
         window = self._context_windows[endpoint.model]

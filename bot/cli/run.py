@@ -44,6 +44,7 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
             stack.callback(loop.remove_signal_handler, signum)
         runtime = await stack.enter_async_context(open_runtime(settings))
+        scopes = runtime.scopes(client)  # the [access] policy checked before anything starts
         readiness = Readiness()
         if settings.http_port:
             registry = runtime.metrics.registry
@@ -64,6 +65,7 @@ async def serve(settings: Settings) -> None:
             runtime.conversations,
             claims,
             await runtime.answerer(),
+            scopes,
             delivery_seconds=settings.slack_delivery_seconds,
             retention=timedelta(days=settings.event_retention_days),
             questions_per_minute=settings.user_questions_per_minute,

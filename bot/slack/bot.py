@@ -9,6 +9,7 @@ from datetime import timedelta
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access.scope import ScopeResolver
 from bot.answering import Answerer
 from bot.conversations import ConversationStore
 from bot.observability.metrics import Metrics
@@ -44,6 +45,7 @@ def build_slack_bot(
     store: ConversationStore,
     claims: ReplicaClaims,
     answerer: Answerer,
+    scopes: ScopeResolver,
     *,
     questions_per_minute: int,
     concurrent_answers: int,
@@ -64,6 +66,7 @@ def build_slack_bot(
         store,
         answerer,
         claims,
+        scopes,
         limiter=RateLimiter(questions_per_minute),
         slots=AnswerSlots(concurrent_answers),
         metrics=metrics,

@@ -1,4 +1,4 @@
-"""Answering one question in Slack: claim, rate limit, thread history, streamed reply, stored answer.
+"""Answering one question in Slack: claim, rate limit, access scope, thread history, streamed reply, stored answer.
 
 Runs after the event was acked. Any failure ends in a short apology in the thread
 with a reference id, and a log line (with the traceback) under the same id. A question
@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answering import Answerer, await_answer
+from bot.access.scope import ScopeResolver
+from bot.answering import Answer, Answerer, await_answer
 from bot.conversations import AnswerRecord, ConversationStore
 from bot.db.event_claims import Claim
 from bot.db.models import utcnow
@@ -35,6 +36,11 @@ from knowledge.errors import LorebotError
 logger = logging.getLogger(__name__)
 
 Respond = Callable[..., Awaitable[object]]
+
+UNMAPPED_NOTE = (
+    "I couldn't match your Slack account to a Confluence account (by email), so this answer uses "
+    "only pages everyone can open."
+)
 
 
 def apology(reference: str) -> str:
@@ -63,6 +69,7 @@ class Responder:
         store: ConversationStore,
         answerer: Answerer,
         claims: ReplicaClaims,
+        scopes: ScopeResolver,
         *,
         limiter: RateLimiter,
         slots: AnswerSlots,
@@ -81,6 +88,7 @@ class Responder:
         self.limiter = limiter
         self.slots = slots
         self.metrics = metrics
+        self.scopes = scopes
         self.stream_interval = stream_interval
         self.history_turns = history_turns
         self.message_limit = message_limit
@@ -182,9 +190,14 @@ class Responder:
         try:
             conversation_id = await self.store.conversation(question.thread)
             await writer.show_working(late=claim.late)
+            scope = await self.scopes.scope(question.channel_id, question.user_id)  # the thread's: one channel
             history = await self.store.history(conversation_id, self.history_turns)
             await self.store.add_message(conversation_id, "user", question.text, question.user_id, question.ts)
-            answer = await await_answer(self.answerer.stream(question.text, history), lambda d: writer.stream(d.text))
+            answer = await await_answer(
+                self.answerer.stream(question.text, history, scope.filters), lambda d: writer.stream(d.text)
+            )
+            if scope.unmapped and await self.claims.once(f"unmapped:{question.channel_id}:{question.thread_ts}"):
+                answer = _with_note(answer, UNMAPPED_NOTE)  # once per thread
         except LorebotError as exc:  # a failure with words for a person (empty question, empty index, …)
             logger.warning("cannot answer: %s", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
             self.metrics.refused()
@@ -233,3 +246,7 @@ class Responder:
                 await self.claims.answered(claim)
         except Exception:
             logger.exception("cannot post to the thread either (reference %s)", reference)
+
+
+def _with_note(answer: Answer, note: str) -> Answer:
+    return replace(answer, note=f"{note} {answer.note}" if answer.note else note)

@@ -8,6 +8,7 @@ A chunker that fails falls back to line windows, logged, so a bad file never sto
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -34,6 +35,14 @@ CHUNKERS: dict[str, Chunker] = {
 
 
 def chunk_document(document: Document) -> list[Chunk]:
+    """The document's chunks, each carrying the document's read restrictions."""
+    chunks = _split(document)
+    if document.restrictions:
+        return [dataclasses.replace(chunk, restrictions=document.restrictions) for chunk in chunks]
+    return chunks
+
+
+def _split(document: Document) -> list[Chunk]:
     chunker = CHUNKERS.get(document.format, text.chunk_text)
     try:
         return chunker(document)

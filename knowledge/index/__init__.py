@@ -15,8 +15,20 @@ from knowledge.errors import LorebotError
 
 @dataclass(frozen=True)
 class SearchFilters:
+    """What a query may return, applied inside the index query on every backend (so k stays k).
+
+    `sources`, `kinds`: empty means any. `readers`: None means no read check (the
+    operator's CLI); a set of principals means only chunks they may read
+    (knowledge/restrictions.py), and the empty set only unrestricted chunks.
+    """
+
     sources: tuple[str, ...] = ()
     kinds: tuple[Kind, ...] = ()
+    readers: frozenset[str] | None = None
+
+    @property
+    def narrows(self) -> bool:
+        return bool(self.sources or self.kinds) or self.readers is not None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,13 @@
 
 `<directory>/index.sqlite3` (owner-only, like its directory: knowledge/private_files.py)
 holds `chunks` (every Chunk field and its float32 vector), `chunks_fts` (FTS5 over title,
-text and keywords, kept in step by triggers) and `meta` (model, dimension, generation).
+text and keywords, kept in step by triggers) and `meta` (model, dimension, generation,
+schema). An index of an older `SCHEMA` is dropped and rebuilt empty, with a warning: the
+next sync re-reads every source into it.
+
+Read restrictions are one encoded column (knowledge/restrictions.py); a readers filter
+checks the few distinct values (known to the matrix, vectors.py) once per query and keeps
+the rows whose value passes, on both sides (SQL `IN` for keywords, a per-row code for vectors).
 Vectors are searched in memory: one matrix of unit rows (vectors.py). The keyword query
 is built from free text in keywords.py; the two result lists are combined by relative
 score fusion (fusion.py).
@@ -24,6 +30,8 @@ write knows the generation it committed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -40,21 +48,28 @@ from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS, fuse
 from knowledge.index.keywords import query_terms, within_budget
 from knowledge.index.vectors import Delta, VectorStore
 from knowledge.private_files import private_directory, private_sqlite_file
+from knowledge.restrictions import decode, encode
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+SCHEMA = 2
+"""Bump when the tables change. 2: chunks carry read restrictions."""
 
 _BM25 = "bm25({})".format(", ".join(str(KEYWORD_FIELD_WEIGHTS[name]) for name in ("title", "text", "keywords")))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '{schema}');
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL, document_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
     kind TEXT NOT NULL, title TEXT NOT NULL, url TEXT NOT NULL, path TEXT NOT NULL,
     text TEXT NOT NULL, keywords TEXT NOT NULL, symbol TEXT NOT NULL,
     start_line INTEGER, end_line INTEGER, anchor TEXT NOT NULL, hash TEXT NOT NULL,
-    vector BLOB NOT NULL
+    restrictions TEXT NOT NULL DEFAULT '', vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks (source, document_id);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks (hash);
@@ -70,10 +85,19 @@ CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts (chunks_fts, rowid, title, text, keywords)
     VALUES ('delete', old.id, old.title, old.text, old.keywords);
 END;
+""".replace("{schema}", str(SCHEMA))
+
+_DROP_OLD = """
+DROP TRIGGER IF EXISTS chunks_fts_insert;
+DROP TRIGGER IF EXISTS chunks_fts_delete;
+DROP TABLE IF EXISTS chunks_fts;
+DROP TABLE IF EXISTS chunks;
+DROP TABLE IF EXISTS meta;
 """
 
 _CHUNK_COLUMNS = (
-    "source, document_id, ordinal, kind, title, url, path, text, keywords, symbol, start_line, end_line, anchor, hash"
+    "source, document_id, ordinal, kind, title, url, path, text, keywords, symbol, start_line, end_line, anchor, hash, "
+    "restrictions"
 )
 
 
@@ -82,6 +106,12 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = NORMAL")  # the index is derived data
     return connection
+
+
+def _chunk(row: tuple) -> Chunk:
+    """A `chunks` row in `_CHUNK_COLUMNS` order as a Chunk."""
+    chunk = Chunk(*row[:-1])
+    return dataclasses.replace(chunk, restrictions=decode(row[-1])) if row[-1] else chunk
 
 
 class SqliteIndex:
@@ -99,6 +129,7 @@ class SqliteIndex:
         self.candidates = candidates
         self.keyword_budget = keyword_budget
         self._writer = _connect(self.path)
+        self._upgrade()
         self._writer.executescript(_SCHEMA)
         self._reader = _connect(self.path)
         # Keyword search runs here while the calling thread does the vector side.
@@ -106,6 +137,23 @@ class SqliteIndex:
         self._write_lock = threading.Lock()  # one write transaction at a time in this process
         self._read_lock = threading.Lock()  # guards the reader, the matrix and our COMMITs
         self._vectors = VectorStore()  # the matrix, at the generation it reflects
+
+    def _upgrade(self) -> None:
+        """Drop an index of an older schema (derived data: the next sync refills it)."""
+        conn = self._writer
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks'").fetchone():
+            return
+        stored = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if stored and int(stored[0]) == SCHEMA:
+            return
+        logger.warning(
+            "the index in %s was built by an older lorebot (schema %s, now %d): rebuilding it; "
+            "the next `lorebot sync` re-reads every source",
+            self.path.parent,
+            stored[0] if stored else 1,
+            SCHEMA,
+        )
+        conn.executescript(_DROP_OLD)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -171,7 +219,7 @@ class SqliteIndex:
     ) -> Delta:
         removed = self._delete(conn, "source = ? AND document_id = ?", (source, document_id)).removed
         if not chunks:
-            return Delta(removed, [], [], [], vectors)
+            return Delta(removed, [], [], [], [], vectors)
         stored = conn.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
         if stored is None:
             conn.execute("INSERT INTO meta (key, value) VALUES ('dimension', ?)", (str(vectors.shape[1]),))
@@ -181,7 +229,7 @@ class SqliteIndex:
         first = (last[0] if last else 0) + 1
         row_ids = list(range(first, first + len(chunks)))
         conn.executemany(
-            f"INSERT INTO chunks (id, {_CHUNK_COLUMNS}, vector) VALUES ({', '.join('?' * 16)})",
+            f"INSERT INTO chunks (id, {_CHUNK_COLUMNS}, vector) VALUES ({', '.join('?' * 17)})",
             [
                 (
                     row_id,
@@ -199,12 +247,14 @@ class SqliteIndex:
                     c.end_line,
                     c.anchor,
                     c.hash,
+                    encode(c.restrictions),
                     vector.tobytes(),
                 )
                 for row_id, c, vector in zip(row_ids, chunks, vectors, strict=True)
             ],
         )
-        return Delta(removed, row_ids, [source] * len(chunks), [c.kind for c in chunks], vectors)
+        restrictions = [encode(c.restrictions) for c in chunks]
+        return Delta(removed, row_ids, [source] * len(chunks), [c.kind for c in chunks], restrictions, vectors)
 
     def _clear(self, conn: sqlite3.Connection) -> Delta:
         conn.execute("DELETE FROM meta WHERE key IN ('model', 'dimension')")
@@ -213,7 +263,7 @@ class SqliteIndex:
     @staticmethod
     def _delete(conn: sqlite3.Connection, where: str, args: tuple[str, ...]) -> Delta:
         removed = [row[0] for row in conn.execute(f"DELETE FROM chunks WHERE {where} RETURNING id", args)]
-        return Delta(removed, [], [], [], np.zeros((0, 0), dtype=np.float32))
+        return Delta(removed, [], [], [], [], np.zeros((0, 0), dtype=np.float32))
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -258,11 +308,14 @@ class SqliteIndex:
         filters: SearchFilters,
     ) -> list[SearchHit]:
         n = max(k, self.candidates)
-        keyword = self._keyword_thread.submit(self._keyword_candidates, conn, terms, n, filters) if terms else None
+        allowed = None if filters.readers is None else self._vectors.readable_values(filters.readers)
+        keyword = (
+            self._keyword_thread.submit(self._keyword_candidates, conn, terms, n, filters, allowed) if terms else None
+        )
         vectors = self._vectors
         usable = vectors.dimension == len(query)
         try:
-            by_vector = vectors.top(query, n, filters) if usable and alpha > 0.0 else {}
+            by_vector = vectors.top(query, n, filters, allowed) if usable and alpha > 0.0 else {}
         finally:  # the keyword side must be done with `conn` before the read transaction ends
             by_keyword = keyword.result() if keyword else {}
         fused = fuse(by_keyword, by_vector, alpha, k)
@@ -276,14 +329,21 @@ class SqliteIndex:
         ]
 
     def _keyword_candidates(
-        self, conn: sqlite3.Connection, terms: list[str], n: int, filters: SearchFilters
+        self,
+        conn: sqlite3.Connection,
+        terms: list[str],
+        n: int,
+        filters: SearchFilters,
+        allowed: tuple[str, ...] | None,
     ) -> dict[int, float]:
+        if allowed is not None and not allowed:
+            return {}  # nothing these readers may read
         expression = " OR ".join(self._within_budget(conn, terms))
         sql = "SELECT chunks_fts.rowid, rank FROM chunks_fts"
         where, args = ["chunks_fts MATCH ?", "rank MATCH ?"], [expression, _BM25]
-        if filters.sources or filters.kinds:
+        if filters.narrows:
             sql += " JOIN chunks ON chunks.id = chunks_fts.rowid"
-            for column, values in (("source", filters.sources), ("kind", filters.kinds)):
+            for column, values in (("source", filters.sources), ("kind", filters.kinds), ("restrictions", allowed)):
                 if values:
                     where.append(f"chunks.{column} IN ({', '.join('?' * len(values))})")
                     args.extend(values)
@@ -308,7 +368,7 @@ class SqliteIndex:
         rows = conn.execute(
             f"SELECT id, {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({', '.join('?' * len(row_ids))})", row_ids
         )
-        return {row[0]: Chunk(*row[1:]) for row in rows}
+        return {row[0]: _chunk(row[1:]) for row in rows}
 
     async def vectors_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         unique = list(dict.fromkeys(hashes))

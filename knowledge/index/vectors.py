@@ -1,7 +1,7 @@
 """The vector side of the embedded index: exact cosine search over one in-memory matrix.
 
 Each chunk's unit vector is a row ("slot") of one growable float32 matrix, with its row
-id, source and kind in parallel arrays beside it; a deleted chunk's slot is marked free
+id, source, kind and encoded read restrictions in parallel arrays beside it; a deleted chunk's slot is marked free
 and reused. Search is exact: one matrix-vector product over every slot.
 
 The matrix is a copy of the `chunks` table (see sqlite.py) as of one value of
@@ -31,6 +31,7 @@ from functools import cache
 import numpy as np
 
 from knowledge.index import SearchFilters
+from knowledge.restrictions import Restrictions, decode, readable
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Delta:
     added: list[int]
     sources: list[str]
     kinds: list[str]
+    restrictions: list[str]
     vectors: np.ndarray
 
 
@@ -88,7 +90,10 @@ class VectorStore:
         self.row_ids = np.zeros(0, dtype=np.int64)  # 0 marks a free slot
         self.sources = np.zeros(0, dtype=np.int32)
         self.kinds = np.zeros(0, dtype=np.int32)
+        self.restrictions = np.zeros(0, dtype=np.int32)
         self.codes: dict[str, int] = {}
+        self.restriction_codes: dict[str, int] = {}  # encoded restrictions → code, for every value seen
+        self._decoded: dict[str, Restrictions] = {}
         self.slot_of: dict[int, int] = {}
         self.free: list[int] = []
         self.size = 0  # slots in use or freed; the rest is spare capacity
@@ -104,7 +109,7 @@ class VectorStore:
         if delta.added and delta.vectors.shape[1] != self.dimension:
             return
         self.remove(delta.removed)
-        self.add(delta.added, delta.sources, delta.kinds, delta.vectors)
+        self.add(delta.added, delta.sources, delta.kinds, delta.restrictions, delta.vectors)
         self.generation = generation
 
     def catch_up(self, conn: sqlite3.Connection, generation: int) -> None:
@@ -118,12 +123,14 @@ class VectorStore:
         self.remove(np.setdiff1d(known, present, assume_unique=True).tolist())
         newer = (self.max_row_id,)
         self.reserve(conn.execute("SELECT count(*) FROM chunks WHERE id > ?", newer).fetchone()[0])
-        cursor = conn.execute("SELECT id, source, kind, vector FROM chunks WHERE id > ? ORDER BY id", newer)
+        cursor = conn.execute(
+            "SELECT id, source, kind, restrictions, vector FROM chunks WHERE id > ? ORDER BY id", newer
+        )
         loaded = 0
         while rows := cursor.fetchmany(4096):  # in batches: a copy of every blob at once would double the memory
-            row_ids, sources, kinds, blobs = zip(*rows, strict=True)
+            row_ids, sources, kinds, restrictions, blobs = zip(*rows, strict=True)
             matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), dimension)
-            self.add(row_ids, sources, kinds, matrix)
+            self.add(row_ids, sources, kinds, restrictions, matrix)
             loaded += len(rows)
         logger.debug("index matrix refreshed to generation %d: %d rows loaded", generation, loaded)
         self.generation = generation
@@ -133,6 +140,17 @@ class VectorStore:
     def _code(self, value: str) -> int:
         return self.codes.setdefault(value, len(self.codes))
 
+    def _restriction_code(self, value: str) -> int:
+        if value not in self.restriction_codes:
+            self.restriction_codes[value] = len(self.restriction_codes)
+            self._decoded[value] = decode(value)
+        return self.restriction_codes[value]
+
+    def readable_values(self, readers: frozenset[str]) -> tuple[str, ...]:
+        """The encoded restrictions seen (a superset of those stored now) these readers may read:
+        a handful of values, checked once per query instead of once per row."""
+        return tuple(value for value, levels in self._decoded.items() if readable(levels, readers))
+
     def remove(self, row_ids: Iterable[int]) -> None:
         for row_id in row_ids:
             slot = self.slot_of.pop(int(row_id), None)
@@ -140,7 +158,14 @@ class VectorStore:
                 self.row_ids[slot] = 0
                 self.free.append(slot)
 
-    def add(self, row_ids: Sequence[int], sources: Sequence[str], kinds: Sequence[str], vectors: np.ndarray) -> None:
+    def add(
+        self,
+        row_ids: Sequence[int],
+        sources: Sequence[str],
+        kinds: Sequence[str],
+        restrictions: Sequence[str],
+        vectors: np.ndarray,
+    ) -> None:
         if not len(row_ids):
             return
         reused = [self.free.pop() for _ in range(min(len(self.free), len(row_ids)))]
@@ -153,6 +178,7 @@ class VectorStore:
         self.row_ids[slots] = row_ids
         self.sources[slots] = [self._code(source) for source in sources]
         self.kinds[slots] = [self._code(kind) for kind in kinds]
+        self.restrictions[slots] = [self._restriction_code(value) for value in restrictions]
         self.slot_of.update(zip(map(int, row_ids), slots.tolist(), strict=True))
         self.max_row_id = max(self.max_row_id, int(max(row_ids)))
 
@@ -165,7 +191,7 @@ class VectorStore:
         grown = np.zeros((capacity, self.dimension), dtype=np.float32)
         grown[: self.size] = self.matrix[: self.size]
         self.matrix = grown
-        for name in ("row_ids", "sources", "kinds"):
+        for name in ("row_ids", "sources", "kinds", "restrictions"):
             old = getattr(self, name)
             new = np.zeros(capacity, dtype=old.dtype)
             new[: self.size] = old[: self.size]
@@ -173,15 +199,25 @@ class VectorStore:
 
     # -- search ---------------------------------------------------------------------------
 
-    def top(self, query: np.ndarray, n: int, filters: SearchFilters) -> dict[int, float]:
-        """The n best row ids passing the filters, with their cosine similarity."""
+    def top(
+        self, query: np.ndarray, n: int, filters: SearchFilters, permitted: Sequence[str] | None = None
+    ) -> dict[int, float]:
+        """The n best row ids passing the filters, with their cosine similarity; `permitted`
+        (when not None) lists the encoded restrictions a row may have (`readable_values`)."""
         scores = cosine_scores(self.matrix[: self.size], query)
-        if filters.sources or filters.kinds:
+        checks: list[tuple[np.ndarray, Sequence[str]]] = [
+            (values, wanted)
+            for values, wanted in ((self.sources, filters.sources), (self.kinds, filters.kinds))
+            if wanted
+        ]
+        if checks or permitted is not None:
             allowed = self.row_ids[: self.size] != 0
-            for values, wanted in ((self.sources, filters.sources), (self.kinds, filters.kinds)):
-                if wanted:
-                    codes = [self.codes[value] for value in wanted if value in self.codes]
-                    allowed &= np.isin(values[: self.size], codes)
+            for values, wanted in checks:
+                codes = [self.codes[value] for value in wanted if value in self.codes]
+                allowed &= np.isin(values[: self.size], codes)
+            if permitted is not None:  # empty: no row passes
+                codes = [self.restriction_codes[value] for value in permitted if value in self.restriction_codes]
+                allowed &= np.isin(self.restrictions[: self.size], codes)
             scores[~allowed] = -np.inf
             live = int(np.count_nonzero(allowed))
         else:

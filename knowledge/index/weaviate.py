@@ -52,6 +52,7 @@ from knowledge.index import (
 from knowledge.index.weaviate_schema import (
     META_ID,
     QUERY_PROPERTIES,
+    SCHEMA,
     already_exists,
     chunk_properties,
     document_filter,
@@ -250,6 +251,16 @@ class WeaviateIndex:
 
     async def bind_model(self, model: str, dimension: int) -> None:
         stored = await self._read(lambda _, meta: meta.query.fetch_object_by_id(META_ID), None)
+        if stored is not None and stored.properties.get("schema") != SCHEMA:
+            logger.warning(
+                "Weaviate collection %s was built by an older lorebot (schema %s, now %d): rebuilding it; "
+                "the next `lorebot sync` re-reads every source",
+                self.name,
+                stored.properties.get("schema") or 1,
+                SCHEMA,
+            )
+            await self.clear()
+            stored = None
         if stored is not None:
             bound = (stored.properties.get("model"), stored.properties.get("dimension"))
             if bound != (model, dimension):
@@ -264,7 +275,7 @@ class WeaviateIndex:
         await self._write(lambda _, meta: self._store_binding(meta, model, dimension))
 
     async def _store_binding(self, meta, model: str, dimension: int) -> None:
-        stored = DataObject(uuid=META_ID, properties={"model": model, "dimension": dimension})
+        stored = DataObject(uuid=META_ID, properties={"model": model, "dimension": dimension, "schema": SCHEMA})
         result = await self._call(meta.data.insert_many([stored]), self._insert_timeout)  # a batch upserts
         if result.has_errors:
             raise RuntimeError(f"Weaviate rejected the model binding of {self.name}: {result.errors}")

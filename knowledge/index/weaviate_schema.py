@@ -35,12 +35,19 @@ from knowledge.documents import Chunk
 from knowledge.index import SearchFilters
 from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS
 from knowledge.index.keywords import query_terms
+from knowledge.restrictions import MAX_LEVELS, Restrictions
+
+SCHEMA = 2
+"""Bump when the collections' properties change; a collection of another schema is rebuilt.
+2: read restrictions (`readers`, `restriction_levels`)."""
 
 TEXT = tuple(KEYWORD_FIELD_WEIGHTS)  # searched with BM25: title, text, keywords
-FILTERED = ("source", "document_id", "kind", "hash")  # the only properties a filter names
+FILTERED = ("source", "document_id", "kind", "hash")  # the text properties a filter names
 STORED = ("url", "path", "symbol", "anchor")  # returned, never searched or filtered
 NUMBERS = ("ordinal", "start_line", "end_line")
 PROPERTIES = (*TEXT, *FILTERED, *STORED, *NUMBERS)
+# Read restrictions: one "<level>:<principal>" token per principal named at each level.
+READERS, LEVELS = "readers", "restriction_levels"
 
 # The same BM25 field weights as the embedded index, as the floats they are.
 QUERY_PROPERTIES = [f"{name}^{float(weight)}" for name, weight in KEYWORD_FIELD_WEIGHTS.items()]
@@ -86,11 +93,23 @@ def chunk_properties() -> list[Property]:
             Property(name=name, data_type=DataType.INT, index_filterable=False, index_range_filters=False)
             for name in NUMBERS
         ),
+        Property(
+            name=READERS,
+            data_type=DataType.TEXT_ARRAY,
+            tokenization=Tokenization.FIELD,
+            index_searchable=False,
+            index_filterable=True,
+        ),
+        Property(name=LEVELS, data_type=DataType.INT, index_filterable=True, index_range_filters=False),
     ]
 
 
 def meta_properties() -> list[Property]:
-    return [Property(name="model", data_type=DataType.TEXT), Property(name="dimension", data_type=DataType.INT)]
+    return [
+        Property(name="model", data_type=DataType.TEXT),
+        Property(name="dimension", data_type=DataType.INT),
+        Property(name="schema", data_type=DataType.INT),
+    ]
 
 
 def inverted_index():
@@ -111,6 +130,8 @@ def search_filter(filters: SearchFilters):
         parts.append(Filter.by_property("source").contains_any(list(filters.sources)))
     if filters.kinds:
         parts.append(Filter.by_property("kind").contains_any(list(filters.kinds)))
+    if filters.readers is not None:
+        parts.append(readers_filter(filters.readers))
     return Filter.all_of(parts) if parts else None
 
 
@@ -118,12 +139,41 @@ def source_filter(source: str):
     return Filter.by_property("source").equal(source)
 
 
+def readers_filter(readers: frozenset[str]):
+    """Chunks these principals may read (knowledge/restrictions.py `readable`): for each
+    level count n, n levels each naming one of them."""
+    unrestricted = Filter.by_property(LEVELS).equal(0)
+    if not readers:
+        return unrestricted
+    branches = [unrestricted]
+    for levels in range(1, MAX_LEVELS + 1):
+        named = [
+            Filter.by_property(READERS).contains_any([f"{level}:{principal}" for principal in sorted(readers)])
+            for level in range(levels)
+        ]
+        branches.append(Filter.all_of([Filter.by_property(LEVELS).equal(levels), *named]))
+    return Filter.any_of(branches)
+
+
 def document_filter(source: str, document_id: str):
     return source_filter(source) & Filter.by_property("document_id").equal(document_id)
 
 
 def to_properties(chunk: Chunk) -> dict:
-    return {name: getattr(chunk, name) for name in PROPERTIES}
+    readers = [f"{level}:{principal}" for level, names in enumerate(chunk.restrictions) for principal in names]
+    return {
+        **{name: getattr(chunk, name) for name in PROPERTIES},
+        READERS: readers,
+        LEVELS: len(chunk.restrictions),
+    }
+
+
+def _restrictions(properties: dict) -> Restrictions:
+    levels: list[list[str]] = [[] for _ in range(int(properties.get(LEVELS) or 0))]
+    for token in properties.get(READERS) or ():
+        level, principal = token.split(":", 1)
+        levels[int(level)].append(principal)
+    return tuple(tuple(level) for level in levels)
 
 
 def to_chunk(properties: dict) -> Chunk:
@@ -142,6 +192,7 @@ def to_chunk(properties: dict) -> Chunk:
         end_line=properties.get("end_line"),
         anchor=properties.get("anchor") or "",
         hash=properties["hash"],
+        restrictions=_restrictions(properties),
     )
 
 

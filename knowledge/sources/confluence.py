@@ -21,6 +21,10 @@ all. It also reconciles: a listed page whose version differs from what is indexe
 the search did not return (search-index lag, the searching user's time zone applied to
 CQL dates, results shifting between pages of a long scan) is fetched in the same cycle.
 
+**Restrictions**: each page's effective read restrictions (its own and its ancestors',
+users and groups) are stored with its chunks; confluence_restrictions.py says how they are
+read and how a change of restrictions alone is noticed (the listing carries them).
+
 **Faults**: 429 waits for `Retry-After`; 5xx, timeouts and dropped connections back off
 exponentially; after `max_retries` retries the sync stops with `SourceError` and the
 next cycle resumes from the last checkpoint. Wrong credentials, an unknown space or an
@@ -46,13 +50,22 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from knowledge.documents import Document
 from knowledge.sources import Change, Checkpoint, Deletion, Listing, SourceConfigError, SourceError
+from knowledge.sources.confluence_restrictions import (
+    BY_OPERATION_EXPAND,
+    READ_EXPAND,
+    RestrictionBook,
+    ancestor_ids,
+    version_number,
+    versioned,
+)
 from knowledge.sources.connectors import Connector, SourceConfig, SourceContext
 
 logger = logging.getLogger(__name__)
 
 SEARCH_LIMIT = 100
 LIST_LIMIT = 200
-PAGE_EXPAND = "body.storage,version,ancestors,space"
+PAGE_EXPAND = f"body.storage,version,ancestors,space,{READ_EXPAND}"
+LIST_EXPAND = f"version,ancestors,{READ_EXPAND}"
 MAX_RETRY_AFTER = 300.0  # a longer Retry-After stops the sync; the next cycle resumes
 MAX_BACKOFF = 30.0
 
@@ -108,6 +121,9 @@ class ConfluenceSource:
         newest = _parse_cursor(cursor)
         since = newest - self.margin if newest else None
         yielded: dict[str, str] = {}
+        book = RestrictionBook(self.name, self._own_restriction)
+        # First, so that every page's own restriction is known before any page is fetched.
+        listed = await self._list(client, book)
 
         async for results in self._paged(
             client, "rest/api/content/search", {"cql": self._cql(since), "limit": SEARCH_LIMIT, "expand": "version"}
@@ -117,19 +133,18 @@ class ConfluenceSource:
                 when = _when(result)
                 if when and (newest is None or when > newest):
                     newest = when
-                if page_id in yielded or indexed.get(page_id) == version:
-                    continue
-                change = await self._fetch(client, page_id, indexed)
+                if page_id in yielded or version_number(indexed.get(page_id)) == version:
+                    continue  # unchanged text; a change of restrictions alone is caught from the listing below
+                change = await self._fetch(client, page_id, indexed, book)
                 if change is not None:
                     yielded[page_id] = change.version if isinstance(change, Document) else ""
                     yield change
             if newest:
                 yield Checkpoint(_format(newest))
 
-        listed = await self._list(client)
         for page_id, version in listed.items():
             if version != yielded.get(page_id, indexed.get(page_id)):
-                change = await self._fetch(client, page_id, indexed)
+                change = await self._fetch(client, page_id, indexed, book)
                 if change is not None:
                     yield change
         yield Listing(frozenset(listed))
@@ -195,17 +210,38 @@ class ConfluenceSource:
             if next_path:
                 next_path, params = next_path.lstrip("/"), {}
 
-    async def _list(self, client: Confluence) -> dict[str, str]:
-        listed: dict[str, str] = {}
+    async def _list(self, client: Confluence, book: RestrictionBook) -> dict[str, str]:
+        """Every current page's recorded version (its number and restrictions digest)."""
+        listed: dict[str, Mapping[str, Any]] = {}
         for key in self.spaces:
             for content_type in self.types:
-                params = {"spaceKey": key, "type": content_type, "limit": LIST_LIMIT, "expand": "version"}
+                params = {"spaceKey": key, "type": content_type, "limit": LIST_LIMIT, "expand": LIST_EXPAND}
                 async for results in self._paged(client, "rest/api/content", params):
-                    current = (r for r in results if r.get("status", "current") == "current")
-                    listed.update((str(r["id"]), _version(r)) for r in current)
-        return listed
+                    for result in results:
+                        book.note(result)
+                        if result.get("status", "current") == "current":
+                            listed[str(result["id"])] = result
+        return {
+            page_id: versioned(_version(page), await book.effective(page_id, ancestor_ids(page)))
+            for page_id, page in listed.items()
+        }
 
-    async def _fetch(self, client: Confluence, page_id: str, indexed: Mapping[str, str]) -> Change | None:
+    async def _own_restriction(self, content_id: str) -> Mapping[str, Any] | None:
+        path = f"rest/api/content/{content_id}/restriction/byOperation/read"
+        body = await self.get(f"restrictions of {content_id}", path, {"expand": BY_OPERATION_EXPAND})
+        return body if isinstance(body, dict) else None
+
+    async def get(self, what: str, path: str, params: Mapping[str, Any]) -> Any:
+        """One GET of the REST API with this source's credentials and retries; None for a 404."""
+        client = self._connect()
+        try:
+            return await self._call(what, client.get, path, params=dict(params))
+        except _NotFound:
+            return None
+
+    async def _fetch(
+        self, client: Confluence, page_id: str, indexed: Mapping[str, str], book: RestrictionBook
+    ) -> Change | None:
         """The page as a Document; a Deletion when it is gone or out of scope; None if never indexed."""
         try:
             page = await self._call(f"page {page_id}", client.get_page_by_id, page_id, expand=PAGE_EXPAND)
@@ -216,6 +252,8 @@ class ConfluenceSource:
             return Deletion(page_id) if page_id in indexed else None
         title = page.get("title", "")
         ancestors = tuple(a.get("title", "") for a in page.get("ancestors") or [])
+        book.note(page)
+        restrictions = await book.effective(page_id, ancestor_ids(page))
         return Document(
             source=self.name,
             external_id=page_id,
@@ -223,11 +261,12 @@ class ConfluenceSource:
             title=title,
             url=self.url + page["_links"]["webui"],
             content=page.get("body", {}).get("storage", {}).get("value", ""),
-            version=_version(page),
+            version=versioned(_version(page), restrictions),
             format="confluence_storage",
             path="/".join((space["key"], *ancestors, title)),
             breadcrumb=(space.get("name") or space["key"], *ancestors, title),
             deployment=self.deployment,
+            restrictions=restrictions,
         )
 
     async def _call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -27,6 +27,8 @@ class SourceConfig(BaseModel):
 
     kind: str
     name: str | None = None
+    private: bool = False
+    """Used only where the `[access]` policy names the source (bot/access/policy.py)."""
     interval_seconds: int | None = None
     cron: str | None = None
     """A 5-field crontab line (UTC); with neither, SYNC_INTERVAL_MINUTES."""
@@ -46,6 +48,8 @@ class SourceConfig(BaseModel):
 
 @dataclass(frozen=True)
 class ConfiguredSource:
+    """A built source with its schedule."""
+
     source: Source
     schedule: Schedule | None
     """None: the default interval (SYNC_INTERVAL_MINUTES)."""
@@ -78,12 +82,21 @@ def _registered() -> dict[str, Connector[Any]]:
     return {connector.kind: connector for connector in (git.CONNECTOR, confluence.CONNECTOR)}
 
 
-def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) -> list[ConfiguredSource]:
-    """A source per entry with its schedule, each validated by its connector's config; names made unique."""
+@dataclass(frozen=True)
+class SourceEntry:
+    """One validated entry with its unique name, not built yet."""
+
+    name: str
+    config: SourceConfig
+    connector: Connector[Any]
+
+
+def configure_sources(entries: Sequence[Mapping[str, Any]]) -> list[SourceEntry]:
+    """Every entry validated by its connector's config; names made unique."""
     connectors = _registered()
     union: Any = Union[tuple(connector.config for connector in connectors.values())]  # noqa: UP007  (built at run time)
     adapter: TypeAdapter[SourceConfig] = TypeAdapter(Annotated[union, Field(discriminator="kind")])
-    sources: list[ConfiguredSource] = []
+    configured: list[SourceEntry] = []
     taken: set[str] = set()
     for number, entry in enumerate(entries, 1):
         try:
@@ -91,9 +104,16 @@ def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) 
         except ValidationError as exc:
             raise SourceConfigError(_describe(number, entry, exc, connectors)) from exc
         connector = connectors[config.kind]
-        name = _unique(config.name or connector.default_name(config), taken)
-        sources.append(ConfiguredSource(connector.build(config, name, context), config.schedule))
-    return sources
+        configured.append(SourceEntry(_unique(config.name or connector.default_name(config), taken), config, connector))
+    return configured
+
+
+def build_sources(entries: Sequence[Mapping[str, Any]], context: SourceContext) -> list[ConfiguredSource]:
+    """A source per entry (see `configure_sources`), built by its connector, with its schedule."""
+    return [
+        ConfiguredSource(entry.connector.build(entry.config, entry.name, context), entry.config.schedule)
+        for entry in configure_sources(entries)
+    ]
 
 
 def _describe(number: int, entry: Mapping[str, Any], exc: ValidationError, connectors: Mapping[str, Any]) -> str:

@@ -3,7 +3,16 @@
 Serves spaces and storage-format pages: `/rest/api/space/{key}`, `/rest/api/content/{id}`,
 `/rest/api/content` (space listing) and `/rest/api/content/search` (CQL with
 `space in (…)`, `type`, `lastmodified >= "…"`, `order by lastmodified`), paged with
-`start`/`limit` and `_links.next`, limits capped at 100 like Confluence's. Runs its own
+`start`/`limit` and `_links.next`, limits capped at 100 like Confluence's.
+
+Read restrictions, users and groups as REST v1 returns them: `restrict(page, users=…,
+groups=…)` sets a page's own view restriction (children inherit it, as in Confluence),
+served by `/rest/api/content/{id}/restriction/byOperation/read` and by
+`expand=restrictions.read.restrictions.user,restrictions.read.restrictions.group`;
+`add_user` with an email and groups, found by `/rest/api/search/user?cql=user.fullname~"…"`
+(a hidden email comes back null, like Cloud's privacy setting) and
+`/rest/api/user/memberof`. `deployment="cloud"` names users by `accountId`, "server"
+(Data Center) by `userKey` and `username`. Runs its own
 event loop in a thread, so a blocking caller (the sync client, a CLI runner) can use it.
 Tests program faults (`fail`), change pages between syncs, and read `requests`.
 CQL dates are read as UTC.
@@ -36,6 +45,17 @@ class FakePage:
     parent: str | None = None
     status: str = "current"  # current | trashed | archived
     type: str = "page"
+    read_users: list[str] = field(default_factory=list)  # user ids (accountId / userKey)
+    read_groups: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakeUser:
+    id: str  # accountId on Cloud, userKey on Data Center
+    username: str
+    email: str
+    groups: list[str] = field(default_factory=list)
+    email_visible: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,8 @@ class FakeConfluence:
     spaces: dict[str, str] = field(default_factory=dict)
     pages: dict[str, FakePage] = field(default_factory=dict, repr=False)
     requests: list[Recorded] = field(default_factory=list, repr=False)
+    users: dict[str, FakeUser] = field(default_factory=dict)
+    deployment: str = "cloud"  # or "server": how users are named
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -104,6 +126,26 @@ class FakeConfluence:
             page.version += 1
             page.when = _now()
             return page
+
+    def restrict(self, page_id: str, users: list[str] | None = None, groups: list[str] | None = None) -> None:
+        """Set the page's own view restriction (empty lists: none); its version stays, as in Confluence."""
+        with self._lock:
+            page = self.pages[page_id]
+            page.read_users, page.read_groups = list(users or ()), list(groups or ())
+
+    def add_user(
+        self,
+        user_id: str,
+        email: str,
+        groups: list[str] | None = None,
+        *,
+        email_visible: bool = True,
+        username: str | None = None,
+    ) -> FakeUser:
+        with self._lock:
+            user = FakeUser(user_id, username or email.split("@")[0], email, list(groups or ()), email_visible)
+            self.users[user_id] = user
+            return user
 
     def delete_page(self, page_id: str) -> None:
         with self._lock:
@@ -166,6 +208,9 @@ class FakeConfluence:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/rest/api/space/{key}", self._space)
         app.router.add_get("/rest/api/content/search", self._search)
+        app.router.add_get("/rest/api/content/{id}/restriction/byOperation/read", self._read_restriction)
+        app.router.add_get("/rest/api/search/user", self._search_user)
+        app.router.add_get("/rest/api/user/memberof", self._member_of)
         app.router.add_get("/rest/api/content/{id}", self._content)
         app.router.add_get("/rest/api/content", self._list)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)  # stop() cuts a programmed delay short
@@ -218,6 +263,69 @@ class FakeConfluence:
             if page is None or page.status == "trashed":  # like Confluence without ?status=trashed
                 return _not_found("No content found with id")
             return web.json_response(self._json(page, _expand(request)))
+
+    async def _read_restriction(self, request: web.Request) -> web.Response:
+        with self._lock:
+            page = self.pages.get(request.match_info["id"])
+            if page is None:
+                return _not_found("No content found with id")
+            return web.json_response(self._restriction_json(page))
+
+    async def _search_user(self, request: web.Request) -> web.Response:
+        match = re.fullmatch(r'\s*user\.fullname\s*~\s*"([^"]*)"\s*', request.query.get("cql", ""))
+        if not match:
+            return web.json_response({"statusCode": 400, "message": "Could not parse cql"}, status=400)
+        wanted = match[1].lower()
+        with self._lock:
+            found = [u for u in self.users.values() if wanted in u.email.lower() or wanted in u.username.lower()]
+            results = [{"user": self._user_json(u), "title": u.username, "entityType": "user"} for u in found]
+        return web.json_response({"results": results, "start": 0, "limit": 25, "size": len(results)})
+
+    async def _member_of(self, request: web.Request) -> web.Response:
+        query = request.query
+        key = query.get("accountId") if self.deployment == "cloud" else query.get("key")
+        with self._lock:
+            user = self.users.get(key or "")
+            if user is None:
+                return _not_found("No user found")
+            groups = user.groups
+        start, limit = int(query.get("start", 0)), min(int(query.get("limit", 200)), 200)
+        page = [{"type": "group", "name": name, "id": f"id-{name}"} for name in groups[start : start + limit]]
+        body: dict[str, Any] = {"results": page, "start": start, "limit": limit, "size": len(page), "_links": {}}
+        if start + limit < len(groups):
+            body["_links"]["next"] = f"/rest/api/user/memberof?{urlencode({**query, 'start': start + limit})}"
+        return web.json_response(body)
+
+    def _user_json(self, user: FakeUser) -> dict[str, Any]:
+        if self.deployment == "cloud":
+            return {
+                "type": "known",
+                "accountId": user.id,
+                "accountType": "atlassian",
+                "email": user.email if user.email_visible else None,
+                "publicName": user.username,
+                "displayName": user.username.title(),
+            }
+        return {"type": "known", "username": user.username, "userKey": user.id, "displayName": user.username.title()}
+
+    def _restriction_json(self, page: FakePage) -> dict[str, Any]:
+        users = [
+            self._user_json(self.users[uid]) if uid in self.users else self._unknown(uid) for uid in page.read_users
+        ]
+        groups = [{"type": "group", "name": name, "id": f"id-{name}"} for name in page.read_groups]
+        return {
+            "operation": "read",
+            "restrictions": {
+                "user": {"results": users, "start": 0, "limit": 200, "size": len(users)},
+                "group": {"results": groups, "start": 0, "limit": 200, "size": len(groups)},
+            },
+            "_expandable": {"content": f"/rest/api/content/{page.id}"},
+            "_links": {"self": f"{self.url}/rest/api/content/{page.id}/restriction/byOperation/read"},
+        }
+
+    def _unknown(self, user_id: str) -> dict[str, Any]:
+        key = "accountId" if self.deployment == "cloud" else "userKey"
+        return {"type": "known", key: user_id}
 
     async def _list(self, request: web.Request) -> web.Response:
         query = request.query
@@ -279,6 +387,11 @@ class FakeConfluence:
                 chain.insert(0, {"id": parent, "type": "page", "title": self.pages[parent].title})
                 parent = self.pages[parent].parent
             out["ancestors"] = chain
+        if {"restrictions.read.restrictions.user", "restrictions.read.restrictions.group"} <= expand:
+            out["restrictions"] = {
+                "read": self._restriction_json(page),
+                "_expandable": {"update": ""},
+            }
         return out
 
 

@@ -6,6 +6,10 @@ sleeps). The websocket pushes real-shaped envelopes (`hello`, `events_api` with
 Faults: 429 with `Retry-After`, API errors, dropped connections, a call held unanswered
 until the test releases it (an answer in flight, for killing or stopping its replica).
 With several connections open (replicas), `spread_events` sends each envelope to the next.
+
+People and channels: `add_user` (with or without an email, as `users.info` shows it under
+`profile.email`) and `add_channel` (`conversations.info`: name, `is_im`). A channel id not
+added answers like a public channel named "general", or a DM when it starts with "D".
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class FakeSlack:
         self.sent_at: dict[str, float] = {}
         self.connections = 0
         self.messages: dict[str, dict[str, dict[str, Any]]] = {}  # channel → ts → message
+        self.users: dict[str, dict[str, Any]] = {}  # user id → users.info "user"
+        self.channels: dict[str, dict[str, Any]] = {}  # channel id → conversations.info "channel"
         self._faults: dict[str, list[Fault]] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._changed = asyncio.Condition()
@@ -81,7 +87,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
-        app.router.add_get("/api/{method}", self._api)  # conversations.replies and other reads
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads conversations.info, users.info, replies by GET
         app.router.add_get("/link/", self._socket)
         app.router.add_post("/response/{id}", self._response_url)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -165,6 +171,15 @@ class FakeSlack:
             self._changed.notify_all()
 
     # ---------------------------------------------------------------- events
+
+    def add_user(self, user_id: str, email: str | None) -> None:
+        profile = {"real_name": user_id.title(), "display_name": user_id.lower()}
+        if email is not None:
+            profile["email"] = email
+        self.users[user_id] = {"id": user_id, "team_id": self.team_id, "name": user_id.lower(), "profile": profile}
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        self.channels[channel_id] = _channel(channel_id, name)
 
     def new_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
@@ -420,6 +435,18 @@ class FakeSlack:
     def _assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(args.get("user", ""))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel_id = args.get("channel", "")
+        if channel_id in self.channels:
+            return {"ok": True, "channel": self.channels[channel_id]}
+        if channel_id.startswith("D"):
+            return {"ok": True, "channel": {"id": channel_id, "is_im": True, "user": "U0ALICE", "is_open": True}}
+        return {"ok": True, "channel": _channel(channel_id, "general")}
+
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "view": args.get("view", {})}
 
@@ -427,3 +454,14 @@ class FakeSlack:
         """The thread's current messages (after updates and deletions), oldest first."""
         in_channel = self.messages.get(channel, {})
         return [m for ts, m in sorted(in_channel.items()) if ts == thread_ts or m.get("thread_ts") == thread_ts]
+
+
+def _channel(channel_id: str, name: str) -> dict[str, Any]:
+    return {
+        "id": channel_id,
+        "name": name,
+        "is_channel": True,
+        "is_im": False,
+        "is_private": False,
+        "is_member": True,
+    }
