@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -14,6 +15,7 @@ import pytest
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.slack.bot import SlackBot, build_slack_bot
+from bot.slack.claims import ReplicaClaims
 from bot.slack.client import build_web_client
 from bot.slack.responder import UNMAPPED_NOTE
 from bot.slack.runner import SocketModeRunner
@@ -117,8 +119,20 @@ async def slack(runtime: Runtime) -> AsyncIterator[Workspace]:
     fake.add_user("U0BOB", "bob@acme.test")
     fake.add_user("U0CARL", None)  # no users:read.email scope, or no email
     client = build_web_client(fake.bot_token, fake.base_url)
-    bot = build_slack_bot(client, runtime.conversations, await runtime.answerer(), runtime.scopes(client), 0.05)
-    runner = SocketModeRunner(bot, fake.app_token, check_interval=0.2, ping_interval=1.0, drain_seconds=10)
+    settings = runtime.settings
+    bot = build_slack_bot(
+        client,
+        runtime.conversations,
+        ReplicaClaims(runtime.event_claims, runtime.replica_id, settings.claim_timeout_seconds),
+        await runtime.answerer(),
+        runtime.scopes(client),
+        delivery_seconds=settings.slack_delivery_seconds,
+        retention=timedelta(days=settings.event_retention_days),
+        questions_per_minute=0,  # one person asks many questions here
+        concurrent_answers=settings.max_concurrent_answers,
+        stream_interval=0.05,
+    )
+    runner = SocketModeRunner(bot, fake.app_token, grace_seconds=10, check_interval=0.2, ping_interval=1.0)
     await runner.start()
     await fake.wait_connected()
     yield Workspace(fake, bot)
