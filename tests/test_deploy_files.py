@@ -34,7 +34,7 @@ DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
 CODE = [*(ROOT / "bot").rglob("*.py"), *(ROOT / "knowledge").rglob("*.py")]
 
-TOML_ONLY = {"sources"}
+TOML_ONLY = {"sources", "access"}
 """Fields that come from the TOML file named by LOREBOT_CONFIG, never from a variable."""
 
 LIBRARY_VARIABLES = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}

@@ -424,7 +424,7 @@ class SqliteIndex:
         if not rows:
             return None
         vectors = np.frombuffer(b"".join(row[-1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
-        return StoredDocument(source, document_id, tuple(Chunk(*row[:-1]) for row in rows), vectors)
+        return StoredDocument(source, document_id, tuple(_chunk(row[:-1]) for row in rows), vectors)
 
     async def close(self) -> None:
         def close_all() -> None:
