@@ -46,7 +46,7 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm(fake: FakeSlack, tmp_p
     await fake.wait_connected(timeout=60)  # serve loads the embedding model first: seconds on a busy machine
     message = await mention(fake, "where is the retry logic?")
     [reply] = await fake.wait_for("chat.postMessage", where=in_thread(message["ts"]))
-    assert "No sources are configured" in reply.args["text"]  # nothing to answer from: it says so
+    assert "The index is empty" in reply.args["text"]  # nothing to answer from: it says so
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(serving, 30)
     assert all(call.token in (fake.bot_token, fake.app_token) for call in fake.calls)

@@ -28,20 +28,11 @@ class NoSourcesHere(LorebotError):
         )
 
 
-class NoSourcesConfigured(LorebotError):
-    """Nothing is configured, so no policy can name a source (an index left from before is not used)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "No sources are configured, so there is nothing I may answer from: set REPOS "
-            "(or the CONFLUENCE_* settings) and run `lorebot sync`."
-        )
-
-
 @dataclass(frozen=True)
 class Scope:
     sources: tuple[str, ...]
-    """Never empty: an empty policy raises `NoSourcesHere` instead (empty filters mean any source)."""
+    """Empty only when no source is configured: the index is answered from as it is (empty
+    filters mean any source); a policy that opens none raises `NoSourcesHere` instead."""
     readers: frozenset[str]
     """Principals whose restricted content may be used; empty: unrestricted content only."""
     unmapped: bool = False

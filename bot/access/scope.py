@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.access import NoSourcesConfigured, NoSourcesHere, Scope
+from bot.access import NoSourcesHere, Scope
 from bot.access.channels import SlackChannels
 from bot.access.policy import AccessPolicy
 from bot.access.readers import SlackReaders
@@ -17,8 +17,8 @@ class ScopeResolver:
     async def scope(self, channel_id: str, user_id: str) -> Scope:
         """In a channel: its policy's sources, unrestricted content only (everyone there reads the
         answer). In a DM: the DM sources, and what the asker may open. `NoSourcesHere` when none."""
-        if not self.policy.configured:
-            raise NoSourcesConfigured()
+        if not self.policy.configured:  # `lorebot run` on an index built before: unrestricted content of it
+            return Scope((), frozenset())
         channel = await self.channels.channel(channel_id)
         if not channel.direct:
             sources = self.policy.for_channel(channel.id, channel.name)
