@@ -61,13 +61,8 @@ def candidate_terms(question: str) -> list[str]:
     ]
 
 
-def _words(hits: Iterable[SearchHit]) -> set[str]:
-    return {
-        word
-        for hit in hits
-        for field in (hit.chunk.title, hit.chunk.text, hit.chunk.keywords)
-        for word in _WORD.findall(field.lower())
-    }
+def _text(hits: Iterable[SearchHit]) -> str:
+    return "\n".join(f"{hit.chunk.title}\n{hit.chunk.text}\n{hit.chunk.keywords}".lower() for hit in hits)
 
 
 def _near(term: str, words: set[str]) -> bool:
@@ -85,8 +80,13 @@ async def absent_terms(
     filters: SearchFilters = SearchFilters(),
 ) -> tuple[str, ...]:
     """The question's uncommon words that no chunk in scope contains (typos of a candidate's words excepted)."""
-    words = _words(candidates)
-    unseen = [t for t in candidate_terms(question) if t not in words and not _near(t, words)]
+    terms = candidate_terms(question)
+    text = _text(candidates) if terms else ""
+    unseen = [t for t in terms if t not in text]  # a substring is enough to count as seen
+    if not unseen:
+        return ()
+    words = set(_WORD.findall(text))
+    unseen = [t for t in unseen if not _near(t, words)]
     if not unseen:
         return ()
     # alpha 0: the keyword side alone, which finds a chunk exactly when one holds the term
