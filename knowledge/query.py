@@ -106,13 +106,18 @@ _ABBREVIATIONS = {
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:/[A-Za-z]*)?")
 
 
+def is_filler(word: str) -> bool:
+    """Whether a (lower-case) word is chat filler that says nothing about the subject."""
+    return word in _FILLER
+
+
 def expand_query(text: str) -> str:
     """The question without chat filler, followed by the spelled-out form of its abbreviations."""
     kept: list[str] = []
     added: dict[str, None] = {}
     for token in re.split(r"(\s+)", text):
         word = token.strip().strip(".,;:!?()\"'").lower()
-        if word in _FILLER:
+        if is_filler(word):
             continue
         kept.append(token)
         expansion = _ABBREVIATIONS.get(word)

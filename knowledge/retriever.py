@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
+from knowledge.coverage import absent_terms
 from knowledge.embedding import Embedder
 from knowledge.errors import LorebotError
 from knowledge.index import EmptyIndexError, SearchFilters, SearchHit, SearchIndex
@@ -54,6 +57,8 @@ class Retrieval:
     query: str
     hits: list[SearchHit]
     abstain: bool
+    absent: tuple[str, ...] = ()
+    """Uncommon words of the question that no source in scope contains (knowledge.coverage)."""
 
 
 class Retriever:
@@ -80,7 +85,14 @@ class Retriever:
     ) -> list[SearchHit]:
         """The index's own top `n` for the query, before the ranking stage."""
         query = validate_query(query)
-        vector = (await self.embedder.embed([query]))[0]
+        return await self._candidates(query, await self._embed(query), n, filters, alpha)
+
+    async def _embed(self, query: str) -> np.ndarray:
+        return (await self.embedder.embed([query]))[0]
+
+    async def _candidates(
+        self, query: str, vector: np.ndarray, n: int, filters: SearchFilters, alpha: float | None
+    ) -> list[SearchHit]:
         # Spelled-out abbreviations help the keyword side; the embedding was measured better without them.
         keywords = expand_query(query)
         hits = await self.index.query(keywords, vector, n, self.alpha if alpha is None else alpha, filters)
@@ -93,14 +105,16 @@ class Retriever:
     ) -> Retrieval:
         started = time.perf_counter()
         query = validate_query(query)
-        candidates = await self.candidates(query, max(k, self.ranking.candidates), filters, alpha)
+        vector = await self._embed(query)
+        candidates = await self._candidates(query, vector, max(k, self.ranking.candidates), filters, alpha)
         hits = self.ranking.rank(query, candidates, k)
         abstain = self.ranking.abstains(query, hits)
+        absent = await absent_terms(query, vector, candidates, self.index, filters)
         seconds = time.perf_counter() - started
         logger.debug("retrieved %d hits in %.1f ms", len(hits), seconds * 1000)
         if self.observe is not None:
             self.observe(seconds)
-        return Retrieval(query, hits, abstain)
+        return Retrieval(query, hits, abstain, absent)
 
     async def search(self, query: str, k: int, filters: SearchFilters = SearchFilters()) -> list[SearchHit]:
         return (await self.retrieve(query, k, filters)).hits

@@ -444,6 +444,13 @@ class IndexContract:
             await reader.close()
         assert all(checks > 0 for checks in results[1:])
 
+    async def test_keywords_alone_find_a_term_exactly_when_a_chunk_holds_it(self, index, corpus):
+        """What knowledge.coverage relies on to tell a word the sources never use."""
+        assert await self.search(index, corpus, "backoff", k=1, alpha=0.0)
+        assert await self.search(index, corpus, "nushell", k=1, alpha=0.0) == []
+        in_wiki_only = SearchFilters(sources=("wiki",))
+        assert await self.search(index, corpus, "backoff", k=1, alpha=0.0, filters=in_wiki_only) == []
+
     async def test_splits_identifiers_in_questions_like_the_indexed_keywords(self, index, corpus):
         assert paths(await self.search(index, corpus, "refreshAccessToken", alpha=0.0))[0] == "auth/tokens.py"
         assert paths(await self.search(index, corpus, "CheckQuota limits", alpha=0.0))[0] == "quota/limits.py"

@@ -29,11 +29,18 @@ def compose_extractive(retrieval: Retrieval, quoted: int = 3, note: str | None =
         nearest = ", ".join(f"[{c.n}]" for c in citations)
         text = NOT_FOUND + (f" The nearest matches: {nearest}." if citations else "")
         return Answer(text, True, citations, list(hits), query, note=note)
-    parts = ["The most relevant passages:"]
+    parts = [_lead(retrieval.absent)]
     for citation, hit in zip(citations, hits, strict=False):
         parts.append(f"[{citation.n}] {citation.title}\n{_quote(hit, query)}")
     cited = frozenset(c.n for c in citations)
     return Answer("\n\n".join(parts), False, citations, list(hits), query, note=note, cited_ranks=cited)
+
+
+def _lead(absent: Sequence[str]) -> str:
+    if not absent:
+        return "The most relevant passages:"
+    words = ", ".join(f"“{word}”" for word in absent)
+    return f"No indexed source mentions {words}; the most relevant passages:"
 
 
 class ExtractiveAnswerer(Answerer):

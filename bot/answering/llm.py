@@ -120,7 +120,7 @@ class LLMAnswerer(Answerer):
             yield compose_extractive(retrieval)
             return
         for endpoint in self.endpoints:
-            prompt = self._prompt(endpoint, question, hits, history)
+            prompt = self._prompt(endpoint, question, retrieval, history)
             text, shown = "", ""
             try:
                 async with contextlib.aclosing(self._stream_completion(endpoint, prompt)) as pieces:
@@ -141,9 +141,17 @@ class LLMAnswerer(Answerer):
         query = await standalone_query(question, history, self._rewrite, budget)
         return await self.retriever.retrieve(query, self.k, filters)
 
-    def _prompt(self, endpoint: Endpoint, question: str, hits: Sequence[SearchHit], history: Sequence[Turn]) -> Prompt:
+    def _prompt(self, endpoint: Endpoint, question: str, retrieval: Retrieval, history: Sequence[Turn]) -> Prompt:
         window = self._context_windows[endpoint.model]
-        return build_prompt(endpoint.model, question, hits, history, window, history_tokens=self.history_tokens)
+        return build_prompt(
+            endpoint.model,
+            question,
+            retrieval.hits,
+            history,
+            window,
+            history_tokens=self.history_tokens,
+            absent=retrieval.absent,
+        )
 
     def _request(self, endpoint: Endpoint, messages: list[dict[str, str]], timeout: float, **extra: Any) -> dict:
         # max_retries=0: retries are ours (bounded, transient errors only), not the client's.

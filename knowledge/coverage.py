@@ -1,0 +1,94 @@
+"""Which words of a question the sources never use: a signal that transfers across corpora.
+
+On one library everything is about the same topic, so similarity cannot tell "about
+this library but not in it" from "in it" (docs/benchmarks.md). A name the sources never
+mention can: "in loguru, how do I rotate…" asked of structlog's repository, "does jinja
+ship a RedisLoader" asked of Jinja's. A word counts as absent when it is
+
+- uncommon in English (common words like "guidance" or "survives" are just how people
+  write; a codebase need not use them),
+- not a typo of a word in the candidates ("seperator" is "separator"),
+- and matched by no chunk the asker may see (a one-term keyword query, inside the same
+  filters as the question, so it works alike on every backend).
+
+The answerer tells the LLM which words are absent, so its own "not in the sources"
+verdict has the fact it needs; extractive answers say it to the reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable, Sequence
+from functools import cache
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from knowledge.index import SearchFilters, SearchHit, SearchIndex
+from knowledge.index.keywords import query_terms
+from knowledge.query import is_filler
+
+COMMON_ZIPF = 3.0
+"""Words at or above this Zipf frequency in English (about once per million words) are ordinary prose."""
+MIN_LENGTH = 3
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@cache
+def _english():
+    from wordfreq import zipf_frequency  # 1 s to import: loaded on the first question, not at start-up
+
+    return zipf_frequency
+
+
+def is_common_english(word: str) -> bool:
+    return _english()(word, "en", wordlist="small") >= COMMON_ZIPF
+
+
+def typo_budget(word: str) -> int:
+    """Edits a misspelling of `word` may be away from the real word: none for short words,
+    whose near neighbours are other words ("cwd" / "cmd")."""
+    return 0 if len(word) < 5 else 1 if len(word) <= 7 else 2
+
+
+def candidate_terms(question: str) -> list[str]:
+    """The question's uncommon words, each once, lower case."""
+    terms = (term.strip('"') for term in query_terms(question))
+    return [
+        t for t in terms if len(t) >= MIN_LENGTH and not t.isdigit() and not is_filler(t) and not is_common_english(t)
+    ]
+
+
+def _text(hits: Iterable[SearchHit]) -> str:
+    return "\n".join(f"{hit.chunk.title}\n{hit.chunk.text}\n{hit.chunk.keywords}".lower() for hit in hits)
+
+
+def _near(term: str, words: set[str]) -> bool:
+    budget = typo_budget(term)
+    if budget == 0:
+        return False
+    return process.extractOne(term, words, scorer=OSA.distance, score_cutoff=budget) is not None
+
+
+async def absent_terms(
+    question: str,
+    vector: np.ndarray,
+    candidates: Sequence[SearchHit],
+    index: SearchIndex,
+    filters: SearchFilters = SearchFilters(),
+) -> tuple[str, ...]:
+    """The question's uncommon words that no chunk in scope contains (typos of a candidate's words excepted)."""
+    terms = candidate_terms(question)
+    text = _text(candidates) if terms else ""
+    unseen = [t for t in terms if t not in text]  # a substring is enough to count as seen
+    if not unseen:
+        return ()
+    words = set(_WORD.findall(text))
+    unseen = [t for t in unseen if not _near(t, words)]
+    if not unseen:
+        return ()
+    # alpha 0: the keyword side alone, which finds a chunk exactly when one holds the term
+    found = await asyncio.gather(*(index.query(term, vector, 1, 0.0, filters) for term in unseen))
+    return tuple(term for term, hits in zip(unseen, found, strict=True) if not hits)

@@ -1,0 +1,56 @@
+"""Words of a question that no source contains: found on a real index, told to the reader."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.answering.extractive import compose_extractive
+from bot.answering.prompt import build_prompt
+from knowledge.coverage import candidate_terms
+from knowledge.index import SearchFilters
+from knowledge.index.sqlite import SqliteIndex
+from knowledge.ranking import Ranking
+from knowledge.retriever import Retriever
+from tests.slack_harness import build_index
+
+
+@pytest.fixture
+async def index(tmp_path: Path, embedder) -> AsyncIterator[SqliteIndex]:
+    built = await build_index(tmp_path / "index", embedder)
+    yield built
+    await built.close()
+
+
+def retriever(index: SqliteIndex, embedder) -> Retriever:
+    return Retriever(index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35))
+
+
+def test_common_english_and_chat_words_are_never_candidates() -> None:
+    assert candidate_terms("pls any guidance rn on how payments survive a restart w/ nushell?") == ["nushell"]
+
+
+async def test_a_name_no_source_contains_is_absent(index, embedder) -> None:
+    found = await retriever(index, embedder).retrieve("how do we retry payments from nushell scripts?", 5)
+    assert found.absent == ("nushell",)
+
+
+async def test_words_the_sources_hold_and_their_typos_are_not_absent(index, embedder) -> None:
+    found = await retriever(index, embedder).retrieve("where is the exponential bakcoff jitter for payments?", 5)
+    assert found.hits and found.absent == ()
+
+
+async def test_a_word_only_outside_the_askers_scope_is_absent(index, embedder) -> None:
+    pages_only = SearchFilters(sources=("confluence:ENG",))
+    found = await retriever(index, embedder).retrieve("which docs mention oauth?", 5, pages_only)
+    assert found.absent == ("oauth",)
+    assert (await retriever(index, embedder).retrieve("which docs mention oauth?", 5)).absent == ()
+
+
+async def test_the_llm_prompt_and_the_extractive_answer_name_the_absent_words(index, embedder) -> None:
+    found = await retriever(index, embedder).retrieve("does the nushell plugin retry payments?", 5)
+    prompt = build_prompt("openai/stub-model", found.query, found.hits, history_tokens=1500, absent=found.absent)
+    assert 'no indexed source contains these words of the question: "nushell"' in prompt.messages[-1]["content"]
+    assert compose_extractive(found).text.startswith("No indexed source mentions “nushell”")
