@@ -48,7 +48,7 @@ from knowledge.index.sqlite import SqliteIndex
 from knowledge.index.weaviate import WeaviateIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
-from tests.weaviate_server import running_server
+from tests.weaviate_server import endpoint
 
 ALPHAS = [
     ("bm25 only", 0.0),
@@ -191,11 +191,7 @@ async def main() -> None:
     embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_batch_size)
     await embedder.embed(["warm up the model"])
     with ExitStack() as stack:
-        if args.weaviate_url:
-            url, grpc_url = args.weaviate_url, args.weaviate_grpc_url
-        else:
-            server = stack.enter_context(running_server())
-            url, grpc_url = server.url, server.grpc_url
+        url, grpc_url = endpoint(stack, args.weaviate_url, args.weaviate_grpc_url)
         print(f"Weaviate at {url} (gRPC {grpc_url or 'on the HTTP host, 50051'})")
         weaviate = WeaviateIndex(url, collection="LorebotParityBench", grpc_url=grpc_url, insert_timeout=300)
         try:

@@ -27,7 +27,7 @@ from retrieval_latency import WORK, build
 from knowledge.index.reindex import Endpoint, ReindexSummary, copy_index
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.index.weaviate import WeaviateIndex
-from tests.weaviate_server import running_server
+from tests.weaviate_server import endpoint
 
 DIMENSION = 384  # all-MiniLM-L6-v2's
 
@@ -79,11 +79,7 @@ async def main() -> None:
     parser.add_argument("--weaviate-grpc-url")
     args = parser.parse_args()
     with ExitStack() as stack:
-        if args.weaviate_url:
-            url, grpc_url = args.weaviate_url, args.weaviate_grpc_url
-        else:
-            server = stack.enter_context(running_server())
-            url, grpc_url = server.url, server.grpc_url
+        url, grpc_url = endpoint(stack, args.weaviate_url, args.weaviate_grpc_url)
         weaviate = WeaviateIndex(url, collection="LorebotReindexBench", grpc_url=grpc_url, insert_timeout=300)
         try:
             for size in args.sizes:

@@ -331,6 +331,15 @@ def running_server(env: dict[str, str] | None = None, tag: str = TAG) -> Iterato
         server.stop()
 
 
+def endpoint(stack: contextlib.ExitStack, url: str | None, grpc_url: str | None) -> tuple[str, str | None]:
+    """`url` (and `grpc_url`) of a running server when given; else a server built and started
+    here for the life of `stack` (the benchmarks' `--weaviate-url` option)."""
+    if url:
+        return url, grpc_url
+    server = stack.enter_context(running_server())
+    return server.url, server.grpc_url
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "build"
     try:
