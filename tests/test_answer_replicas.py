@@ -4,10 +4,8 @@ killed or stopped mid-answer loses no question, and none is answered twice."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +19,15 @@ from bot.db.models import utcnow
 from bot.slack.delivery import LATE_NOTE
 from bot.slack.reply import LATE_PLACEHOLDER, PLACEHOLDER
 from tests.fakes.slack_server import Call, FakeSlack
+from tests.processes import lorebot_process
 from tests.slack_harness import CHANNEL, RETRY_URL, build_index, in_thread, mention, start_bot
 
-ROOT = Path(__file__).resolve().parents[1]
 CLAIM_TIMEOUT = 2.0
 
 
 @dataclass
 class Replica:
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[str]
     log: Path
 
     def signal(self, signum: int) -> None:
@@ -73,8 +71,6 @@ def start_replica(
     started: list[Replica], fake: FakeSlack, data_dir: Path, database: str, tmp_path: Path, **settings: str
 ) -> Replica:
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "DATA_DIR": str(data_dir),
@@ -87,14 +83,7 @@ def start_replica(
         **settings,
     }
     log = tmp_path / f"replica-{len(started)}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli import app; app()", "run"],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = lorebot_process(env, "run", log=log)
     replica = Replica(process, log)
     started.append(replica)
     return replica
