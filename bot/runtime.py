@@ -29,6 +29,7 @@ from bot.db.sync_state import SqlSyncState
 from bot.observability.metrics import Metrics
 from bot.replica import new_replica_id
 from bot.settings import IndexBackend, Settings, SettingsError, secret_value
+from bot.slack.claims import ReplicaClaims
 from bot.source_locks import SourceLocks
 from bot.syncing import SyncService
 from knowledge.embedding import Embedder
@@ -70,12 +71,17 @@ class Runtime:
         self.replica_id = new_replica_id()
         """This process among the replicas: holder of its sync leases and owner of its event claims."""
         self.conversations = SqlConversationStore(engine)
-        self.event_claims = SqlEventClaims(session_factory(engine))
         self.sync_state = SqlSyncState(session_factory(engine), self.replica_id)
         self.leases = SqlLeases(session_factory(engine))
         self.metrics = Metrics()
         self._embedder = embedder
         self._bound = False
+
+    @cached_property
+    def claims(self) -> ReplicaClaims:
+        """The Slack events this replica answers, claimed in the database against the others."""
+        store = SqlEventClaims(session_factory(self.engine))
+        return ReplicaClaims(store, self.replica_id, self.settings.claim_timeout_seconds)
 
     @cached_property
     def index(self) -> SearchIndex:

@@ -15,7 +15,6 @@ import pytest
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.slack.bot import SlackBot, build_slack_bot
-from bot.slack.claims import ReplicaClaims
 from bot.slack.client import build_web_client
 from bot.slack.responder import UNMAPPED_NOTE
 from bot.slack.runner import SocketModeRunner
@@ -123,7 +122,7 @@ async def slack(runtime: Runtime) -> AsyncIterator[Workspace]:
     bot = build_slack_bot(
         client,
         runtime.conversations,
-        ReplicaClaims(runtime.event_claims, runtime.replica_id, settings.claim_timeout_seconds),
+        runtime.claims,
         await runtime.answerer(),
         runtime.scopes(client),
         delivery_seconds=settings.slack_delivery_seconds,

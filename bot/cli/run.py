@@ -26,7 +26,6 @@ async def serve(settings: Settings) -> None:
     from bot.scheduling import SyncScheduler
     from bot.settings import secret_value
     from bot.slack.bot import build_slack_bot
-    from bot.slack.claims import ReplicaClaims
     from bot.slack.client import build_web_client, require_tokens, verify_tokens
     from bot.slack.runner import SocketModeRunner
 
@@ -59,11 +58,10 @@ async def serve(settings: Settings) -> None:
             stack.push_async_callback(scheduler.close)  # cancels syncs in flight, releasing their leases
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
-        claims = ReplicaClaims(runtime.event_claims, runtime.replica_id, settings.claim_timeout_seconds)
         bot = build_slack_bot(
             client,
             runtime.conversations,
-            claims,
+            runtime.claims,
             await runtime.answerer(),
             scopes,
             delivery_seconds=settings.slack_delivery_seconds,
