@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.rate_limits import RetryAfterHandler
+from bot.slack.retry_after import RetryAfterHandler
 from knowledge.errors import LorebotError
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -27,7 +27,7 @@ class BotIdentity:
 
 def build_web_client(token: str, base_url: str | None = None, rate_limit_retries: int = 3) -> AsyncWebClient:
     """`base_url` (SLACK_API_URL) replaces slack.com for every call, including apps.connections.open.
-    A few 429s are retried after their `Retry-After` (a finished answer more: `rate_limits.patiently`)."""
+    A few 429s are retried after their `Retry-After` (a finished answer more: `retry_after.patiently`)."""
     url = base_url or DEFAULT_API_URL
     return AsyncWebClient(
         token=token,

@@ -14,8 +14,8 @@ from bot.conversations import AnswerRecord, ConversationStore
 from bot.db.event_claims import Claim
 from bot.slack.claims import ReplicaClaims
 from bot.slack.formatting import SlackMessage
-from bot.slack.rate_limits import rate_limited
 from bot.slack.reply import ReplyWriter
+from bot.slack.retry_after import rate_limited
 
 logger = logging.getLogger(__name__)
 

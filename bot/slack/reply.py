@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.formatting import SlackMessage, render_stream
-from bot.slack.rate_limits import patiently, rate_limited
+from bot.slack.retry_after import patiently, rate_limited
 
 logger = logging.getLogger(__name__)
 
