@@ -6,7 +6,8 @@ mention can: "in loguru, how do I rotate…" asked of structlog's repository, "d
 ship a RedisLoader" asked of Jinja's. A word counts as absent when it is
 
 - uncommon in English (common words like "guidance" or "survives" are just how people
-  write; a codebase need not use them),
+  write; a codebase need not use them), and neither shorthand the query spells out
+  ("cwd") nor a stand-in for the asker's own project ("mypkg", "myapp"),
 - not a typo of a word in the candidates ("seperator" is "separator"),
 - and matched by no chunk the asker may see (a one-term keyword query, inside the same
   filters as the question, so it works alike on every backend).
@@ -28,12 +29,16 @@ from rapidfuzz.distance import OSA
 
 from knowledge.index import SearchFilters, SearchHit, SearchIndex
 from knowledge.index.keywords import query_terms
-from knowledge.query import is_filler
+from knowledge.query import is_abbreviation, is_filler
 
 COMMON_ZIPF = 3.0
 """Words at or above this Zipf frequency in English (about once per million words) are ordinary prose."""
 MIN_LENGTH = 3
 _WORD = re.compile(r"[a-z0-9]+")
+_PLACEHOLDER = re.compile(
+    r"^(my|our)(pkg|package|app|cli|tool|project|proj|lib|module|mod|service|svc|api|cmd|command|prog|program"
+    r"|script|server|bot|site|repo|thing)s?$"
+)
 
 
 @cache
@@ -56,9 +61,11 @@ def typo_budget(word: str) -> int:
 def candidate_terms(question: str) -> list[str]:
     """The question's uncommon words, each once, lower case."""
     terms = (term.strip('"') for term in query_terms(question))
-    return [
-        t for t in terms if len(t) >= MIN_LENGTH and not t.isdigit() and not is_filler(t) and not is_common_english(t)
-    ]
+    return [t for t in terms if len(t) >= MIN_LENGTH and not t.isdigit() and not _ordinary(t)]
+
+
+def _ordinary(term: str) -> bool:
+    return is_filler(term) or is_abbreviation(term) or bool(_PLACEHOLDER.match(term)) or is_common_english(term)
 
 
 def _text(hits: Iterable[SearchHit]) -> str:

@@ -49,6 +49,9 @@ _ABBREVIATIONS = {
     "impl": "implementation",
     "init": "initialize",
     "dir": "directory",
+    "cwd": "current working directory",
+    "pwd": "current working directory",
+    "cmdline": "command line",
     "dirs": "directories",
     "repo": "repository",
     "deps": "dependencies",
@@ -104,6 +107,11 @@ _ABBREVIATIONS = {
 }
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:/[A-Za-z]*)?")
+
+
+def is_abbreviation(word: str) -> bool:
+    """Whether a (lower-case) word is shorthand that `expand_query` spells out."""
+    return word in _ABBREVIATIONS
 
 
 def is_filler(word: str) -> bool:

@@ -3,12 +3,18 @@
 It sits above the index so every backend (embedded, Weaviate) answers with the same
 quality. Three steps, each measured in docs/benchmarks.md:
 
-1. a prior by file role (roles.py): a test, changelog or contributor file counts for
-   less than the implementation or the docs, unless the question asks about that role;
+1. priors: a test, changelog, contributor or generated file counts for less than the
+   implementation or the docs, unless the question asks about that role (roles.py); a
+   page kept for an older version beside the newer one counts for less, unless the
+   question names that version (versions.py);
 2. one chunk per document: a document enters the top k once, with its best chunk, so
    five chunks of one wrong file cannot fill the top 5 (adding a bonus for a document's
    other matching chunks was measured and lost: long files won too often);
-3. abstention: whether the best passages likely do not answer the question.
+3. abstention: whether the best passages likely do not answer the question: they are
+   far from it (cosine below `abstain_threshold`), or the question names something no
+   source in scope mentions (coverage.py) and the passages are not close either (below
+   `absent_ceiling`: "does jinja ship a RedisLoader" abstains, "why isnt escaping the
+   default, seems like a footgun" does not).
 """
 
 from __future__ import annotations
@@ -18,9 +24,22 @@ from dataclasses import dataclass, field, replace
 
 from knowledge.index import SearchHit
 from knowledge.roles import Role, file_role, roles_asked_about
+from knowledge.versions import older_versions, versions_asked_about
 
 # Tuned on the dev split (docs/benchmarks.md); anything from 0.3 to 0.6 scores within one question.
-ROLE_WEIGHTS: Mapping[Role, float] = {"code": 1.0, "docs": 1.0, "test": 0.4, "changelog": 0.3, "meta": 0.4}
+ROLE_WEIGHTS: Mapping[Role, float] = {
+    "code": 1.0,
+    "docs": 1.0,
+    "test": 0.4,
+    "changelog": 0.3,
+    "meta": 0.4,
+    "generated": 0.3,
+}
+
+OLDER_VERSION_WEIGHT = 0.5
+ABSENT_WORDS_CEILING = 0.6
+"""Calibrated on the dev split (docs/benchmarks.md): the unanswerable questions naming an absent
+word reached 0.52 at most, answerable ones 0.37–0.76."""
 
 
 @dataclass(frozen=True)
@@ -29,13 +48,16 @@ class Ranking:
     """How many index candidates the stage reorders."""
     abstain_threshold: float
     """Best-hit cosine below which the passages are taken not to answer."""
+    absent_ceiling: float = ABSENT_WORDS_CEILING
+    """Best-hit cosine below which a question naming words no source contains is not answered."""
     role_weights: Mapping[Role, float] = field(default_factory=lambda: dict(ROLE_WEIGHTS))
     per_document: int = 1
     """Chunks of one document in the top k (more only when fewer documents matched)."""
 
     def rank(self, query: str, candidates: Sequence[SearchHit], k: int) -> list[SearchHit]:
         asked = roles_asked_about(query)
-        weighted = [replace(hit, score=hit.score * self._weight(hit, asked)) for hit in candidates]
+        older = older_versions({hit.chunk.path for hit in candidates}, versions_asked_about(query))
+        weighted = [replace(hit, score=hit.score * self._weight(hit, asked, older)) for hit in candidates]
         by_document: dict[tuple[str, str], list[SearchHit]] = {}
         for hit in sorted(weighted, key=lambda h: h.score, reverse=True):
             by_document.setdefault((hit.chunk.source, hit.chunk.document_id), []).append(hit)
@@ -47,9 +69,13 @@ class Ranking:
             ranked += [hit for hits in documents for hit in hits[self.per_document :]]
         return ranked[:k]
 
-    def _weight(self, hit: SearchHit, asked: frozenset[Role]) -> float:
+    def _weight(self, hit: SearchHit, asked: frozenset[Role], older: set[str]) -> float:
         role = file_role(hit.chunk.path, hit.chunk.kind)
-        return 1.0 if role in asked else self.role_weights.get(role, 1.0)
+        weight = 1.0 if role in asked else self.role_weights.get(role, 1.0)
+        return weight * OLDER_VERSION_WEIGHT if hit.chunk.path in older else weight
 
-    def abstains(self, query: str, hits: Sequence[SearchHit]) -> bool:
-        return not hits or max(hit.similarity for hit in hits) < self.abstain_threshold
+    def abstains(self, hits: Sequence[SearchHit], absent: Sequence[str] = ()) -> bool:
+        if not hits:
+            return True
+        best = max(hit.similarity for hit in hits)
+        return best < self.abstain_threshold or (bool(absent) and best < self.absent_ceiling)

@@ -108,8 +108,8 @@ class Retriever:
         vector = await self._embed(query)
         candidates = await self._candidates(query, vector, max(k, self.ranking.candidates), filters, alpha)
         hits = self.ranking.rank(query, candidates, k)
-        abstain = self.ranking.abstains(query, hits)
         absent = await absent_terms(query, vector, candidates, self.index, filters)
+        abstain = self.ranking.abstains(hits, absent)
         seconds = time.perf_counter() - started
         logger.debug("retrieved %d hits in %.1f ms", len(hits), seconds * 1000)
         if self.observe is not None:

@@ -1,4 +1,4 @@
-"""What part a file plays in its repository: implementation, docs, tests, changelog, project meta.
+"""What part a file plays in its repository: implementation, docs, tests, changelog, project meta, generated.
 
 Questions are mostly about what the code does; tests, changelogs and contributor docs
 mention the same words and would otherwise crowd the top ranks. The ranking stage weighs
@@ -12,7 +12,7 @@ import re
 from pathlib import PurePosixPath
 from typing import Literal
 
-Role = Literal["code", "docs", "test", "changelog", "meta"]
+Role = Literal["code", "docs", "test", "changelog", "meta", "generated"]
 
 _TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "testdata", "fixtures", "e2e"})
 _TEST_FILE = re.compile(
@@ -24,6 +24,14 @@ _META = re.compile(
     r"pkg-info|manifest\.in|makefile|tox\.ini|setup\.cfg|\.flake8|\.gitignore|\.golangci\.ya?ml)(\.\w+)?$",
     re.IGNORECASE,
 )
+# Written by a tool, not a person: generated bindings, lock files, minified bundles, API dumps.
+# Go marks its generated files by name too (zz_generated.*, *_generated.go, *.pb.go).
+_GENERATED = re.compile(
+    r"^(zz_generated\..*|.*[_.-]generated\.\w+|generated_.*|.*\.pb(\.gw)?\.go|.*_pb2(_grpc)?\.pyi?|.*\.min\.(js|css)"
+    r"|godoc[_-].*\.txt|package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|go\.sum|cargo\.lock)$",
+    re.IGNORECASE,
+)
+_GENERATED_DIRS = frozenset({"generated", "__generated__"})
 _META_DIRS = frozenset({".github", ".gitlab", ".circleci", "requirements"})
 _DOC_DIRS = frozenset({"docs", "doc", "documentation", "examples", "example", "guides", "manual"})
 _DOC_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc"})
@@ -41,6 +49,8 @@ def file_role(path: str, kind: str = "code") -> Role:
         return "test"
     if _CHANGELOG.match(name):
         return "changelog"
+    if _GENERATED.match(name) or _GENERATED_DIRS.intersection(folders):
+        return "generated"
     if _META.match(name) or _META_DIRS.intersection(folders):
         return "meta"
     if PurePosixPath(name).suffix.lower() in _DOC_SUFFIXES or _DOC_DIRS.intersection(folders):
@@ -55,6 +65,7 @@ _ASKS_ABOUT: dict[Role, re.Pattern[str]] = {
         r"|history)\b",
         re.IGNORECASE,
     ),
+    "generated": re.compile(r"\b(generated|codegen|go generate|lock ?file|godoc)\b", re.IGNORECASE),
     "meta": re.compile(
         r"\b(contribut\w*|licen[cs]e|ci|pipeline|lint\w*|build|makefile|release process)\b", re.IGNORECASE
     ),

@@ -32,6 +32,11 @@ def test_common_english_and_chat_words_are_never_candidates() -> None:
     assert candidate_terms("pls any guidance rn on how payments survive a restart w/ nushell?") == ["nushell"]
 
 
+def test_shorthand_and_stand_ins_for_the_askers_project_are_never_candidates() -> None:
+    assert candidate_terms("`python -m mypkg.cli` from the cwd, or ourapp's cmdline?") == []
+    assert candidate_terms("does it work with mypy?") == ["mypy"]
+
+
 async def test_a_name_no_source_contains_is_absent(index, embedder) -> None:
     found = await retriever(index, embedder).retrieve("how do we retry payments from nushell scripts?", 5)
     assert found.absent == ("nushell",)

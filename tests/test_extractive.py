@@ -39,3 +39,11 @@ def test_weak_retrieval_abstains_with_the_nearest_links() -> None:
     assert answer.abstained and answer.text == f"{NOT_FOUND} The nearest matches: [1], [2]."
     assert [c.url for c in answer.citations] == ["https://example.com/1", "https://example.com/2"]
     assert compose_extractive(Retrieval("q", [], abstain=True)).text == NOT_FOUND
+
+
+def test_an_abstention_over_absent_words_names_them_first() -> None:
+    answer = compose_extractive(Retrieval("q", [hit("x", 0.5)], abstain=True, absent=("loguru",)))
+    assert (
+        answer.abstained
+        and answer.text == f"No indexed source mentions “loguru”. {NOT_FOUND} The nearest matches: [1]."
+    )

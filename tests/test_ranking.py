@@ -9,6 +9,7 @@ from knowledge.index import SearchHit
 from knowledge.query import expand_query
 from knowledge.ranking import Ranking
 from knowledge.roles import file_role, roles_asked_about
+from knowledge.versions import versioned
 
 
 def hit(path: str, score: float, ordinal: int = 0, kind: str = "code", similarity: float = 0.5) -> SearchHit:
@@ -48,6 +49,12 @@ RANKING = Ranking(candidates=50, abstain_threshold=0.35)
         ("docs/options.md", "docs"),
         ("README.md", "docs"),
         ("docs/conf.py", "docs"),
+        ("zz_generated.flags.go", "generated"),
+        ("api/v1/service.pb.go", "generated"),
+        ("proto/service_pb2.py", "generated"),
+        ("godoc-current.txt", "generated"),
+        ("web/package-lock.json", "generated"),
+        ("docs/v2/generated-help-text.md", "docs"),
     ],
 )
 def test_file_roles(path: str, role: str) -> None:
@@ -78,10 +85,37 @@ def test_one_chunk_per_document_until_documents_run_out() -> None:
     assert [(h.chunk.path, h.chunk.ordinal) for h in filled][3:] == [("a.py", 1), ("a.py", 2)]
 
 
-def test_abstains_on_no_hits_or_a_weak_best_similarity() -> None:
-    assert RANKING.abstains("q", [])
-    assert RANKING.abstains("q", [hit("a.py", 1.0, similarity=0.2)])
-    assert not RANKING.abstains("q", [hit("a.py", 1.0, similarity=0.2), hit("b.py", 0.5, similarity=0.5)])
+def test_the_page_of_an_older_version_ranks_below_the_newer_unless_that_version_is_asked_for() -> None:
+    candidates = [hit("docs/v1/flags.md", 1.0), hit("docs/v2/flags.md", 0.8), hit("docs/v1/only-in-v1.md", 0.9)]
+    assert [h.chunk.path for h in RANKING.rank("how do flags work", candidates, 3)] == [
+        "docs/v1/only-in-v1.md",
+        "docs/v2/flags.md",
+        "docs/v1/flags.md",
+    ]
+    assert RANKING.rank("in v1 how do flags work", candidates, 1)[0].chunk.path == "docs/v1/flags.md"
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("docs/v1/examples/flags.md", ("docs/examples/flags.md", (1,))),
+        ("versioned_docs/version-2.3/intro.md", ("versioned_docs/intro.md", (2,))),
+        ("docs/3.x/intro.md", ("docs/intro.md", (3,))),
+        ("docs/2024/retro.md", None),
+        ("flag_v2.go", None),
+        ("docs/http2.md", None),
+    ],
+)
+def test_version_folders(path: str, key: tuple[str, tuple[int, ...]] | None) -> None:
+    assert versioned(path) == key
+
+
+def test_abstains_on_no_hits_a_weak_best_similarity_or_absent_words_and_no_close_passage() -> None:
+    assert RANKING.abstains([])
+    assert RANKING.abstains([hit("a.py", 1.0, similarity=0.2)])
+    assert not RANKING.abstains([hit("a.py", 1.0, similarity=0.2), hit("b.py", 0.5, similarity=0.5)])
+    assert RANKING.abstains([hit("a.py", 1.0, similarity=0.5)], absent=("loguru",))
+    assert not RANKING.abstains([hit("a.py", 1.0, similarity=0.7)], absent=("footgun",))
 
 
 def test_chat_shorthand_and_abbreviations() -> None:

@@ -27,7 +27,7 @@ def compose_extractive(retrieval: Retrieval, quoted: int = 3, note: str | None =
     citations = [Citation(n, hit.chunk.title, hit.chunk.url) for n, hit in enumerate(hits[:quoted], 1)]
     if retrieval.abstain:
         nearest = ", ".join(f"[{c.n}]" for c in citations)
-        text = NOT_FOUND + (f" The nearest matches: {nearest}." if citations else "")
+        text = _absent_words(retrieval.absent) + NOT_FOUND + (f" The nearest matches: {nearest}." if citations else "")
         return Answer(text, True, citations, list(hits), query, note=note)
     parts = [_lead(retrieval.absent)]
     for citation, hit in zip(citations, hits, strict=False):
@@ -36,11 +36,12 @@ def compose_extractive(retrieval: Retrieval, quoted: int = 3, note: str | None =
     return Answer("\n\n".join(parts), False, citations, list(hits), query, note=note, cited_ranks=cited)
 
 
+def _absent_words(absent: Sequence[str]) -> str:
+    return "No indexed source mentions " + ", ".join(f"“{word}”" for word in absent) + ". " if absent else ""
+
+
 def _lead(absent: Sequence[str]) -> str:
-    if not absent:
-        return "The most relevant passages:"
-    words = ", ".join(f"“{word}”" for word in absent)
-    return f"No indexed source mentions {words}; the most relevant passages:"
+    return _absent_words(absent) + "The most relevant passages:"
 
 
 class ExtractiveAnswerer(Answerer):
