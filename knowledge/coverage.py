@@ -14,13 +14,17 @@ ship a RedisLoader" asked of Jinja's. A word counts as absent when it is
 
 The answerer tells the LLM which words are absent, so its own "not in the sources"
 verdict has the fact it needs; extractive answers say it to the reader.
+
+A word that is a typo of a candidate's word is a correction instead ("timout" → "timeout"):
+the retriever searches the keyword side again with it, since BM25 matches no misspelling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -72,30 +76,39 @@ def _text(hits: Iterable[SearchHit]) -> str:
     return "\n".join(f"{hit.chunk.title}\n{hit.chunk.text}\n{hit.chunk.keywords}".lower() for hit in hits)
 
 
-def _near(term: str, words: set[str]) -> bool:
+def _correction(term: str, words: set[str]) -> str | None:
     budget = typo_budget(term)
     if budget == 0:
-        return False
-    return process.extractOne(term, words, scorer=OSA.distance, score_cutoff=budget) is not None
+        return None
+    found = process.extractOne(term, words, scorer=OSA.distance, score_cutoff=budget)
+    return found[0] if found else None
 
 
-async def absent_terms(
-    question: str,
-    vector: np.ndarray,
-    candidates: Sequence[SearchHit],
-    index: SearchIndex,
-    filters: SearchFilters = SearchFilters(),
-) -> tuple[str, ...]:
-    """The question's uncommon words that no chunk in scope contains (typos of a candidate's words excepted)."""
+@dataclass(frozen=True)
+class Unseen:
+    """The question's uncommon words that the candidates do not contain."""
+
+    corrections: Mapping[str, str] = field(default_factory=dict)
+    """Typo → the candidates' word it misspells."""
+    names: tuple[str, ...] = ()
+    """The rest: words to look for in the whole index (`absent_terms`)."""
+
+
+def unseen_terms(question: str, candidates: Sequence[SearchHit]) -> Unseen:
     terms = candidate_terms(question)
     text = _text(candidates) if terms else ""
     unseen = [t for t in terms if t not in text]  # a substring is enough to count as seen
     if not unseen:
-        return ()
+        return Unseen()
     words = set(_WORD.findall(text))
-    unseen = [t for t in unseen if not _near(t, words)]
-    if not unseen:
-        return ()
+    corrections = {t: word for t in unseen if (word := _correction(t, words))}
+    return Unseen(corrections, tuple(t for t in unseen if t not in corrections))
+
+
+async def absent_terms(
+    names: Sequence[str], vector: np.ndarray, index: SearchIndex, filters: SearchFilters = SearchFilters()
+) -> tuple[str, ...]:
+    """The words no chunk in scope contains."""
     # alpha 0: the keyword side alone, which finds a chunk exactly when one holds the term
-    found = await asyncio.gather(*(index.query(term, vector, 1, 0.0, filters) for term in unseen))
-    return tuple(term for term, hits in zip(unseen, found, strict=True) if not hits)
+    found = await asyncio.gather(*(index.query(term, vector, 1, 0.0, filters) for term in names))
+    return tuple(term for term, hits in zip(names, found, strict=True) if not hits)

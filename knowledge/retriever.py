@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from knowledge.coverage import absent_terms
+from knowledge.coverage import absent_terms, unseen_terms
 from knowledge.embedding import Embedder
 from knowledge.errors import LorebotError
 from knowledge.index import EmptyIndexError, SearchFilters, SearchHit, SearchIndex
@@ -91,10 +91,17 @@ class Retriever:
         return (await self.embedder.embed([query]))[0]
 
     async def _candidates(
-        self, query: str, vector: np.ndarray, n: int, filters: SearchFilters, alpha: float | None
+        self,
+        query: str,
+        vector: np.ndarray,
+        n: int,
+        filters: SearchFilters,
+        alpha: float | None,
+        corrections: Iterable[str] = (),
     ) -> list[SearchHit]:
-        # Spelled-out abbreviations help the keyword side; the embedding was measured better without them.
-        keywords = expand_query(query)
+        # Spelled-out abbreviations and corrected typos help the keyword side; the embedding
+        # was measured better without the abbreviations.
+        keywords = " ".join([expand_query(query), *corrections])
         hits = await self.index.query(keywords, vector, n, self.alpha if alpha is None else alpha, filters)
         if not hits and not (await self.index.stats()).chunks:
             raise EmptyIndexError()
@@ -106,9 +113,13 @@ class Retriever:
         started = time.perf_counter()
         query = validate_query(query)
         vector = await self._embed(query)
-        candidates = await self._candidates(query, vector, max(k, self.ranking.candidates), filters, alpha)
+        n = max(k, self.ranking.candidates)
+        candidates = await self._candidates(query, vector, n, filters, alpha)
+        unseen = unseen_terms(query, candidates)
+        if unseen.corrections:
+            candidates = await self._candidates(query, vector, n, filters, alpha, unseen.corrections.values())
         hits = self.ranking.rank(query, candidates, k)
-        absent = await absent_terms(query, vector, candidates, self.index, filters)
+        absent = await absent_terms(unseen.names, vector, self.index, filters) if unseen.names else ()
         abstain = self.ranking.abstains(hits, absent)
         seconds = time.perf_counter() - started
         logger.debug("retrieved %d hits in %.1f ms", len(hits), seconds * 1000)

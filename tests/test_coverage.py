@@ -9,7 +9,7 @@ import pytest
 
 from bot.answering.extractive import compose_extractive
 from bot.answering.prompt import build_prompt
-from knowledge.coverage import candidate_terms
+from knowledge.coverage import candidate_terms, unseen_terms
 from knowledge.index import SearchFilters
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
@@ -45,6 +45,13 @@ async def test_a_name_no_source_contains_is_absent(index, embedder) -> None:
 async def test_words_the_sources_hold_and_their_typos_are_not_absent(index, embedder) -> None:
     found = await retriever(index, embedder).retrieve("where is the exponential bakcoff jitter for payments?", 5)
     assert found.hits and found.absent == ()
+
+
+async def test_a_typo_is_searched_again_spelled_as_the_candidates_spell_it(index, embedder) -> None:
+    found = await retriever(index, embedder).retrieve("bakcoff?", 5)
+    assert found.hits[0].chunk.path == "payments/retry.py"
+    assert found.hits[0].keyword_score > 0  # BM25 matched "backoff", which the question never spelled
+    assert unseen_terms("bakcoff?", found.hits).corrections == {"bakcoff": "backoff"}
 
 
 async def test_a_word_only_outside_the_askers_scope_is_absent(index, embedder) -> None:
