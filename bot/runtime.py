@@ -149,7 +149,12 @@ class Runtime:
         return self._embedder
 
     async def retriever(self) -> Retriever:
-        ranking = Ranking(candidates=self.settings.search_candidates, abstain_threshold=self.settings.abstain_threshold)
+        weights = {entry.name: entry.config.role_weights for entry in configure_sources(self.settings.source_entries())}
+        ranking = Ranking(
+            candidates=self.settings.search_candidates,
+            abstain_threshold=self.settings.abstain_threshold,
+            source_role_weights={name: roles for name, roles in weights.items() if roles},
+        )
         return Retriever(
             self.index, await self.embedder(), self.settings.search_alpha, ranking, observe=self.metrics.retrieved
         )

@@ -51,6 +51,8 @@ class Ranking:
     absent_ceiling: float = ABSENT_WORDS_CEILING
     """Best-hit cosine below which a question naming words no source contains is not answered."""
     role_weights: Mapping[Role, float] = field(default_factory=lambda: dict(ROLE_WEIGHTS))
+    source_role_weights: Mapping[str, Mapping[Role, float]] = field(default_factory=dict)
+    """A source's own weights (its `role_weights` in LOREBOT_CONFIG) over `role_weights`."""
     per_document: int = 1
     """Chunks of one document in the top k (more only when fewer documents matched)."""
 
@@ -71,7 +73,11 @@ class Ranking:
 
     def _weight(self, hit: SearchHit, asked: frozenset[Role], older: set[str]) -> float:
         role = file_role(hit.chunk.path, hit.chunk.kind)
-        weight = 1.0 if role in asked else self.role_weights.get(role, 1.0)
+        if role in asked:
+            weight = 1.0
+        else:
+            weights = self.source_role_weights.get(hit.chunk.source, {})
+            weight = weights.get(role, self.role_weights.get(role, 1.0))
         return weight * OLDER_VERSION_WEIGHT if hit.chunk.path in older else weight
 
     def abstains(self, hits: Sequence[SearchHit], absent: Sequence[str] = ()) -> bool:

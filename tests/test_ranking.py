@@ -12,9 +12,11 @@ from knowledge.roles import file_role, roles_asked_about
 from knowledge.versions import versioned
 
 
-def hit(path: str, score: float, ordinal: int = 0, kind: str = "code", similarity: float = 0.5) -> SearchHit:
+def hit(
+    path: str, score: float, ordinal: int = 0, kind: str = "code", similarity: float = 0.5, source: str = "repo"
+) -> SearchHit:
     chunk = Chunk(
-        source="repo",
+        source=source,
         document_id=path,
         ordinal=ordinal,
         kind=kind,
@@ -75,6 +77,13 @@ def test_tests_and_changelogs_rank_below_the_implementation_unless_asked_about()
     assert RANKING.rank("is there a test for retries", candidates, 1)[0].chunk.path == "tests/test_retry.py"
     assert RANKING.rank("when did retries change", candidates, 1)[0].chunk.path == "CHANGES.md"
     assert roles_asked_about("which release added it? changelog pls") == {"changelog"}
+
+
+def test_a_source_can_weigh_its_own_roles() -> None:
+    ranking = Ranking(candidates=50, abstain_threshold=0.35, source_role_weights={"specs": {"test": 1.0}})
+    for source, best in (("specs", "spec/payments.md"), ("repo", "src/payments.py")):
+        candidates = [hit("spec/payments.md", 1.0, source=source), hit("src/payments.py", 0.7, source=source)]
+        assert ranking.rank("how are payments retried", candidates, 1)[0].chunk.path == best
 
 
 def test_one_chunk_per_document_until_documents_run_out() -> None:

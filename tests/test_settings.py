@@ -90,9 +90,11 @@ def test_sources_carry_their_own_schedule_or_none(monkeypatch: pytest.MonkeyPatc
         ({"interval_seconds": 0}, "at least 1"),
         ({"cron": "every day"}, "Wrong number of fields"),
         ({"cron": "61 * * * *"}, "higher than the maximum"),
+        ({"role_weights": {"tests": 1.0}}, "role_weights.tests.*'code', 'docs', 'test'"),
+        ({"role_weights": {"test": 2.0}}, "role_weights.test: Input should be less than or equal to 1"),
     ],
 )
-def test_a_wrong_schedule_names_the_entry(options: dict, problem: str, tmp_path: Path) -> None:
+def test_a_wrong_schedule_or_role_weight_names_the_entry(options: dict, problem: str, tmp_path: Path) -> None:
     entry = {"kind": "git", "name": "backend", "url": "/srv/backend", **options}
     with pytest.raises(SourceConfigError, match=f"Source 1 \\(git, backend\\) is invalid: .*{problem}"):
         build([entry], SourceContext(tmp_path, 1000))

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from knowledge.roles import Role
 from knowledge.schedule import Schedule
 from knowledge.sources import Source, SourceConfigError
 
@@ -32,6 +33,8 @@ class SourceConfig(BaseModel):
     interval_seconds: int | None = None
     cron: str | None = None
     """A 5-field crontab line (UTC); with neither, SYNC_INTERVAL_MINUTES."""
+    role_weights: dict[Role, Annotated[float, Field(ge=0.0, le=1.0)]] = {}
+    """The ranking stage's weight of this source's tests, changelogs, … (knowledge/ranking.py)."""
 
     @model_validator(mode="after")
     def _one_schedule(self) -> SourceConfig:
