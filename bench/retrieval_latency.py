@@ -1,12 +1,16 @@
 """Retrieval latency of the embedded index at 10k and 100k chunks: query embedding + hybrid query.
 
-    python bench/retrieval_latency.py [--sizes 10000 100000] [--rounds 3]
+    python bench/retrieval_latency.py [--sizes 10000 100000] [--rounds 3] [--rerank-model DIR]
 
 Chunks are 40-line windows of the .py files in site-packages (real text for BM25), with
 their path and identifiers split into words as keywords. Their stored vectors are random
 unit vectors: embedding 100k chunks with the real model would take over an hour here,
 and exact vector search costs the same whatever the values are. Queries are embedded
 with the real model. Work files go to bench/.work/.
+
+With `--rerank-model` (a CrossEncoder directory; `cross_encoder_stand_in.py` makes one of
+MiniLM-L6's size), `reranked` is the pipeline with that cross-encoder scoring
+RERANK_CANDIDATES candidates per question.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from knowledge.documents import Chunk
 from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
+from knowledge.reranking import CrossEncoderReranker
 from knowledge.retriever import Retriever
 
 WORK = Path(__file__).parent / ".work"
@@ -154,14 +159,21 @@ async def build(directory: Path, size: int, dimension: int) -> tuple[SqliteIndex
 
 
 async def measure(
-    index: SqliteIndex, embedder: SentenceTransformerEmbedder, rounds: int, alpha: float, settings: Settings
+    index: SqliteIndex,
+    embedder: SentenceTransformerEmbedder,
+    rounds: int,
+    alpha: float,
+    settings: Settings,
+    reranker: CrossEncoderReranker | None,
 ) -> dict[str, list[float]]:
     """`pipeline` is what an answer waits for: cleaning, expansion, the query embedding,
     SEARCH_CANDIDATES hybrid candidates and the ranking stage, for SEARCH_K results."""
     ranking = Ranking(settings.search_candidates, settings.abstain_threshold)
     retriever = Retriever(index, embedder, alpha, ranking)
+    reranking = Retriever(index, embedder, alpha, ranking, reranker=reranker, rerank_depth=settings.rerank_candidates)
     timings: dict[str, list[float]] = {
         "pipeline": [],
+        "reranked": [],
         "total": [],
         "embed": [],
         "hybrid": [],
@@ -173,6 +185,10 @@ async def measure(
             started = time.perf_counter()
             await retriever.retrieve(question, settings.search_k)
             timings["pipeline"].append(time.perf_counter() - started)
+            if reranker is not None:
+                started = time.perf_counter()
+                await reranking.retrieve(question, settings.search_k)
+                timings["reranked"].append(time.perf_counter() - started)
             started = time.perf_counter()
             vector = (await embedder.embed([question]))[0]
             embedded = time.perf_counter()
@@ -193,6 +209,7 @@ async def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--alpha", type=float, default=Settings().search_alpha)
+    parser.add_argument("--rerank-model", default="")
     args = parser.parse_args()
     print(
         "caveat: stored chunk vectors are random unit vectors (same search cost); "
@@ -201,6 +218,7 @@ async def main() -> None:
     settings = Settings()
     embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_batch_size)
     await embedder.embed(["warm up the model"])
+    reranker = CrossEncoderReranker(args.rerank_model) if args.rerank_model else None
     baseline = rss_mb()
     print(f"RSS with the model loaded: {baseline:.0f} MB")
     for size in args.sizes:
@@ -214,11 +232,12 @@ async def main() -> None:
         started = time.perf_counter()
         await reopened.query("warm up", np.ones(embedder.dimension, dtype=np.float32), 10, args.alpha)
         print(f"first query (loads {stats.chunks:,} vectors into memory): {time.perf_counter() - started:.2f} s")
-        timings = await measure(reopened, embedder, args.rounds, args.alpha, settings)
+        timings = await measure(reopened, embedder, args.rounds, args.alpha, settings, reranker)
         print(f"RSS: {rss_mb():.0f} MB ({rss_mb() - baseline:+.0f} MB over the model)")
         print(f"retrieval, k=10, alpha={args.alpha}, {len(timings['total'])} queries:")
         for name, values in timings.items():
-            print(f"  {name:8s} {p50_p95_text([v * 1000 for v in values])}")
+            if values:
+                print(f"  {name:8s} {p50_p95_text([v * 1000 for v in values])}")
         await reopened.close()
         await index.close()
 

@@ -36,6 +36,7 @@ from knowledge.embedding import Embedder
 from knowledge.index import IndexModelMismatch, SearchIndex
 from knowledge.private_files import restrict
 from knowledge.ranking import Ranking
+from knowledge.reranking import CrossEncoderReranker, Reranker
 from knowledge.retriever import Retriever
 from knowledge.schedule import Schedule
 from knowledge.sources import Source
@@ -75,6 +76,7 @@ class Runtime:
         self.leases = SqlLeases(session_factory(engine))
         self.metrics = Metrics()
         self._embedder = embedder
+        self._reranker: Reranker | None = None
         self._bound = False
 
     @cached_property
@@ -156,8 +158,20 @@ class Runtime:
             source_role_weights={name: roles for name, roles in weights.items() if roles},
         )
         return Retriever(
-            self.index, await self.embedder(), self.settings.search_alpha, ranking, observe=self.metrics.retrieved
+            self.index,
+            await self.embedder(),
+            self.settings.search_alpha,
+            ranking,
+            observe=self.metrics.retrieved,
+            reranker=self.reranker(),
+            rerank_depth=self.settings.rerank_candidates,
         )
+
+    def reranker(self) -> Reranker | None:
+        """The cross-encoder of RERANK_MODEL, loaded once; None when the setting is empty."""
+        if self.settings.rerank_model and self._reranker is None:
+            self._reranker = CrossEncoderReranker(self.settings.rerank_model)
+        return self._reranker
 
     async def answerer(self) -> Answerer:
         settings, retriever = self.settings, await self.retriever()

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     search_candidates: int = 50
     """Index candidates the ranking stage orders per question."""
     abstain_threshold: float = 0.35
+    rerank_model: str = ""
+    """A local sentence-transformers CrossEncoder directory; empty: no cross-encoder (knowledge/reranking.py)."""
+    rerank_candidates: int = Field(default=20, ge=1)
+    """Candidates the cross-encoder scores per question, when RERANK_MODEL is set."""
 
     sources: list[dict[str, Any]] = Field(default_factory=list)
     """The TOML file's `[[sources]]`, as written; each connector validates its own (knowledge/sources/connectors.py)."""

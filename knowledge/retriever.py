@@ -16,6 +16,7 @@ from knowledge.errors import LorebotError
 from knowledge.index import EmptyIndexError, SearchFilters, SearchHit, SearchIndex
 from knowledge.query import expand_query
 from knowledge.ranking import Ranking
+from knowledge.reranking import Reranker, rerank
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ class Retrieval:
 class Retriever:
     """Embed the query, take candidates from the index, order them in the ranking stage.
 
-    `observe`, when given, is told the seconds each retrieval took (a latency histogram)."""
+    With a `reranker`, the best `rerank_depth` candidates are scored by it before the ranking
+    stage (knowledge/reranking.py). `observe`, when given, is told the seconds each retrieval
+    took (a latency histogram)."""
 
     def __init__(
         self,
@@ -73,12 +76,16 @@ class Retriever:
         alpha: float,
         ranking: Ranking,
         observe: Callable[[float], None] | None = None,
+        reranker: Reranker | None = None,
+        rerank_depth: int = 20,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.alpha = alpha
         self.ranking = ranking
         self.observe = observe
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
 
     async def candidates(
         self, query: str, n: int, filters: SearchFilters = SearchFilters(), alpha: float | None = None
@@ -118,7 +125,10 @@ class Retriever:
         unseen = unseen_terms(query, candidates)
         if unseen.corrections:
             candidates = await self._candidates(query, vector, n, filters, alpha, unseen.corrections.values())
-        hits = self.ranking.rank(query, candidates, k)
+        ordered = candidates
+        if self.reranker is not None:
+            ordered = await rerank(self.reranker, query, candidates, max(k, self.rerank_depth))
+        hits = self.ranking.rank(query, ordered, k)
         absent = await absent_terms(unseen.names, vector, self.index, filters) if unseen.names else ()
         abstain = self.ranking.abstains(hits, absent)
         seconds = time.perf_counter() - started
