@@ -2,7 +2,8 @@
 
 Each chunk's unit vector is a row ("slot") of one growable float32 matrix, with its row
 id, source, kind and encoded read restrictions in parallel arrays beside it; a deleted chunk's slot is marked free
-and reused. Search is exact: one matrix-vector product over every slot.
+and reused. Search is exact in its result: a scan of every slot in a coarse copy, then the
+shortlist scored again in float32 (see `top`).
 
 The matrix is a copy of the `chunks` table (see sqlite.py) as of one value of
 `meta.generation`, the counter every write transaction bumps. It is kept current two ways:
@@ -19,14 +20,13 @@ Not thread-safe: SqliteIndex calls it only under its read lock.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
 import sqlite3
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,34 +35,28 @@ from knowledge.restrictions import Restrictions, decode, readable
 
 logger = logging.getLogger(__name__)
 
-PARALLEL_ROWS = 20_000  # below this, handing rows to threads costs more than it saves
-SCAN_PARTS = max(1, min(4, os.cpu_count() or 1))
+SHORTLIST_FACTOR = 4
+"""The coarse scan keeps this many times the rows asked for (plus `SHORTLIST_EXTRA`) for the exact scoring."""
+SHORTLIST_EXTRA = 64
 
 
 @cache
-def _scan_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=SCAN_PARTS, thread_name_prefix="lorebot-vectors")
+def _torch() -> Any:
+    import torch  # on the first query; a process that queries has it loaded for the embedder anyway
+
+    return torch
 
 
-def cosine_scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Each row's dot product with the query, in row blocks on their own threads.
-
-    The product is memory-bound; numpy's einsum releases the GIL, so blocks run on
-    separate cores when they are free (100k rows: 11 ms → 6 ms on 2 cores) and cost about
-    one einsum when they are not. Multi-threaded BLAS (`@`) is as fast on idle cores but
-    spins and slows down (13–18 ms) when another process holds a core.
-    """
-    if len(matrix) < PARALLEL_ROWS or SCAN_PARTS == 1:
-        return np.einsum("ij,j->i", matrix, query)
-    scores = np.empty(len(matrix), dtype=np.result_type(matrix, query))
-    bounds = np.linspace(0, len(matrix), SCAN_PARTS + 1, dtype=int)
-    blocks = [
-        _scan_pool().submit(np.einsum, "ij,j->i", matrix[start:end], query, out=scores[start:end])
-        for start, end in itertools.pairwise(bounds)
-    ]
-    for block in blocks:
-        block.result()
-    return scores
+@cache
+def scan_dtype() -> Any:
+    """bfloat16 where the CPU computes it natively (AVX512-BF16, AMX): the scan is memory-bound,
+    and half the bytes make it about 3× faster at 100k rows (docs/benchmarks.md); float32 elsewhere."""
+    torch = _torch()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return torch.float32
+    return torch.bfloat16 if " avx512_bf16" in flags or " amx_bf16" in flags else torch.float32
 
 
 @dataclass(frozen=True)
@@ -87,6 +81,7 @@ class VectorStore:
     def _reset(self, dimension: int) -> None:
         self.dimension = dimension
         self.matrix = np.zeros((0, dimension), dtype=np.float32)
+        self.coarse = _torch().zeros((0, dimension), dtype=scan_dtype())  # the matrix, in the scan's dtype
         self.row_ids = np.zeros(0, dtype=np.int64)  # 0 marks a free slot
         self.sources = np.zeros(0, dtype=np.int32)
         self.kinds = np.zeros(0, dtype=np.int32)
@@ -175,6 +170,8 @@ class VectorStore:
         self.size += fresh
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         self.matrix[slots] = vectors / np.where(norms == 0, 1.0, norms)
+        torch = _torch()
+        self.coarse[torch.from_numpy(slots)] = torch.from_numpy(self.matrix[slots]).to(self.coarse.dtype)
         self.row_ids[slots] = row_ids
         self.sources[slots] = [self._code(source) for source in sources]
         self.kinds[slots] = [self._code(kind) for kind in kinds]
@@ -191,6 +188,9 @@ class VectorStore:
         grown = np.zeros((capacity, self.dimension), dtype=np.float32)
         grown[: self.size] = self.matrix[: self.size]
         self.matrix = grown
+        coarse = _torch().zeros((capacity, self.dimension), dtype=self.coarse.dtype)
+        coarse[: self.size] = self.coarse[: self.size]
+        self.coarse = coarse
         for name in ("row_ids", "sources", "kinds", "restrictions"):
             old = getattr(self, name)
             new = np.zeros(capacity, dtype=old.dtype)
@@ -203,8 +203,15 @@ class VectorStore:
         self, query: np.ndarray, n: int, filters: SearchFilters, permitted: Sequence[str] | None = None
     ) -> dict[int, float]:
         """The n best row ids passing the filters, with their cosine similarity; `permitted`
-        (when not None) lists the encoded restrictions a row may have (`readable_values`)."""
-        scores = cosine_scores(self.matrix[: self.size], query)
+        (when not None) lists the encoded restrictions a row may have (`readable_values`).
+
+        Every row is scored in the coarse copy, the best `SHORTLIST_FACTOR` × n of them again in
+        float32, and those scores decide: only a row the rounding of the coarse copy pushed out
+        of the whole shortlist could be missed (bfloat16 moves a cosine by under 0.001; on the
+        benchmark's 297 dev questions the top 50 were exactly those of a float32 scan)."""
+        torch = _torch()
+        coarse = torch.mv(self.coarse[: self.size], torch.from_numpy(query).to(self.coarse.dtype))
+        scores = coarse.float().numpy()
         checks: list[tuple[np.ndarray, Sequence[str]]] = [
             (values, wanted)
             for values, wanted in ((self.sources, filters.sources), (self.kinds, filters.kinds))
@@ -226,12 +233,19 @@ class VectorStore:
         n = min(n, live)
         if n == 0:
             return {}
-        best = np.argpartition(scores, -n)[-n:] if n < len(scores) else np.arange(len(scores))
-        best = best[np.isfinite(scores[best])]
-        return dict(zip(self.row_ids[best].tolist(), scores[best].tolist(), strict=True))
+        shortlist = _best(scores, min(live, SHORTLIST_FACTOR * n + SHORTLIST_EXTRA))
+        shortlist = shortlist[np.isfinite(scores[shortlist])]
+        exact = self.matrix[shortlist] @ query
+        keep = _best(exact, n)
+        return dict(zip(self.row_ids[shortlist[keep]].tolist(), exact[keep].tolist(), strict=True))
 
     def similarity(self, row_ids: Sequence[int], query: np.ndarray) -> dict[int, float]:
         """Cosine similarity of the query to a few rows."""
         known = [row_id for row_id in row_ids if row_id in self.slot_of]
         found = self.matrix[[self.slot_of[row_id] for row_id in known]] @ query if known else []
         return dict(zip(known, map(float, found), strict=True))
+
+
+def _best(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the n highest scores, in no order."""
+    return np.argpartition(scores, -n)[-n:] if n < len(scores) else np.arange(len(scores))
