@@ -61,13 +61,16 @@ def file_role(path: str, kind: str = "code") -> Role:
 _ASKS_ABOUT: dict[Role, re.Pattern[str]] = {
     "test": re.compile(r"\b(tests?|testing|tested|unit ?tests?|specs?|fixtures?|pytest|coverage)\b", re.IGNORECASE),
     "changelog": re.compile(
-        r"\b(change ?log|changes|changed|when did|release[sd]?|version|since|deprecat\w*|added in|removed in"
-        r"|history)\b",
+        # "which version", "since v2"; a bare "version" is as often the --version flag
+        r"\b(change ?log|changes|changed|when did|release[sd]?|(which|what|since|in|from|to) (v|version ?)\d*"
+        r"|since|deprecat\w*|added in|removed in|history)\b",
         re.IGNORECASE,
     ),
     "generated": re.compile(r"\b(generated|codegen|go generate|lock ?file|godoc)\b", re.IGNORECASE),
     "meta": re.compile(
-        r"\b(contribut\w*|licen[cs]e|ci|pipeline|lint\w*|build|makefile|release process)\b", re.IGNORECASE
+        r"\b(contribut\w*|licen[cs]e|ci|pipeline|lint\w*|build|makefile|release process|releasing|maintainers?"
+        r"|(cut|tag|make|publish) (a|the) release)\b",
+        re.IGNORECASE,
     ),
 }
 

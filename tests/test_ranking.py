@@ -77,6 +77,9 @@ def test_tests_and_changelogs_rank_below_the_implementation_unless_asked_about()
     assert RANKING.rank("is there a test for retries", candidates, 1)[0].chunk.path == "tests/test_retry.py"
     assert RANKING.rank("when did retries change", candidates, 1)[0].chunk.path == "CHANGES.md"
     assert roles_asked_about("which release added it? changelog pls") == {"changelog"}
+    assert roles_asked_about("since v2 is it gone?") == {"changelog"}
+    assert roles_asked_about("how do i move the version flag to -V") == frozenset()  # the flag, not history
+    assert roles_asked_about("how do the maintainers cut a release?") == {"meta", "changelog"}
 
 
 def test_a_source_can_weigh_its_own_roles() -> None:
