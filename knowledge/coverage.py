@@ -72,6 +72,15 @@ def _ordinary(term: str) -> bool:
     return is_filler(term) or is_abbreviation(term) or bool(_PLACEHOLDER.match(term)) or is_common_english(term)
 
 
+def _swapped_english(term: str) -> str | None:
+    """The ordinary English word two neighbouring letters swapped make ("recieve" → "receive"),
+    the commonest typo, which the sources may hold only in another form ("received")."""
+    if len(term) < 5:
+        return None
+    swaps = (term[:i] + term[i + 1] + term[i] + term[i + 2 :] for i in range(len(term) - 1))
+    return next((word for word in swaps if is_common_english(word)), None)
+
+
 def _text(hits: Iterable[SearchHit]) -> str:
     return "\n".join(f"{hit.chunk.title}\n{hit.chunk.text}\n{hit.chunk.keywords}".lower() for hit in hits)
 
@@ -89,7 +98,7 @@ class Unseen:
     """The question's uncommon words that the candidates do not contain."""
 
     corrections: Mapping[str, str] = field(default_factory=dict)
-    """Typo → the candidates' word it misspells."""
+    """Typo → the candidates' word, or the English word, it misspells."""
     names: tuple[str, ...] = ()
     """The rest: words to look for in the whole index (`absent_terms`)."""
 
@@ -101,7 +110,7 @@ def unseen_terms(question: str, candidates: Sequence[SearchHit]) -> Unseen:
     if not unseen:
         return Unseen()
     words = set(_WORD.findall(text))
-    corrections = {t: word for t in unseen if (word := _correction(t, words))}
+    corrections = {t: word for t in unseen if (word := _correction(t, words) or _swapped_english(t))}
     return Unseen(corrections, tuple(t for t in unseen if t not in corrections))
 
 

@@ -37,6 +37,11 @@ def test_shorthand_and_stand_ins_for_the_askers_project_are_never_candidates() -
     assert candidate_terms("does it work with mypy?") == ["mypy"]
 
 
+def test_english_words_with_two_letters_swapped_are_typos_not_names() -> None:
+    assert unseen_terms("what does the handler recieve on a timeout", []).corrections == {"recieve": "receive"}
+    assert unseen_terms("does it ship a redis or nunjucks loader", []).names == ("redis", "nunjucks")
+
+
 async def test_a_name_no_source_contains_is_absent(index, embedder) -> None:
     found = await retriever(index, embedder).retrieve("how do we retry payments from nushell scripts?", 5)
     assert found.absent == ("nushell",)
