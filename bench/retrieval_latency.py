@@ -168,7 +168,7 @@ async def measure(
 ) -> dict[str, list[float]]:
     """`pipeline` is what an answer waits for: cleaning, expansion, the query embedding,
     SEARCH_CANDIDATES hybrid candidates and the ranking stage, for SEARCH_K results."""
-    ranking = Ranking(settings.search_candidates, settings.abstain_threshold)
+    ranking = Ranking(settings.search_candidates, settings.abstain_threshold, settings.absent_words_ceiling)
     retriever = Retriever(index, embedder, alpha, ranking)
     reranking = Retriever(index, embedder, alpha, ranking, reranker=reranker, rerank_depth=settings.rerank_candidates)
     timings: dict[str, list[float]] = {

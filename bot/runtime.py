@@ -155,6 +155,7 @@ class Runtime:
         ranking = Ranking(
             candidates=self.settings.search_candidates,
             abstain_threshold=self.settings.abstain_threshold,
+            absent_ceiling=self.settings.absent_words_ceiling,
             source_role_weights={name: roles for name, roles in weights.items() if roles},
         )
         return Retriever(

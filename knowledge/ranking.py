@@ -37,9 +37,6 @@ ROLE_WEIGHTS: Mapping[Role, float] = {
 }
 
 OLDER_VERSION_WEIGHT = 0.5
-ABSENT_WORDS_CEILING = 0.6
-"""Calibrated on the dev split (docs/benchmarks.md): the unanswerable questions naming an absent
-word reached 0.52 at most, answerable ones 0.37–0.76."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +45,9 @@ class Ranking:
     """How many index candidates the stage reorders."""
     abstain_threshold: float
     """Best-hit cosine below which the passages are taken not to answer."""
-    absent_ceiling: float = ABSENT_WORDS_CEILING
-    """Best-hit cosine below which a question naming words no source contains is not answered."""
+    absent_ceiling: float = 0.0
+    """Best-hit cosine below which a question naming words no source contains is not answered
+    (ABSENT_WORDS_CEILING; 0: such words never abstain by themselves)."""
     role_weights: Mapping[Role, float] = field(default_factory=lambda: dict(ROLE_WEIGHTS))
     source_role_weights: Mapping[str, Mapping[Role, float]] = field(default_factory=dict)
     """A source's own weights (its `role_weights` in LOREBOT_CONFIG) over `role_weights`."""

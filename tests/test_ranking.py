@@ -126,8 +126,10 @@ def test_abstains_on_no_hits_a_weak_best_similarity_or_absent_words_and_no_close
     assert RANKING.abstains([])
     assert RANKING.abstains([hit("a.py", 1.0, similarity=0.2)])
     assert not RANKING.abstains([hit("a.py", 1.0, similarity=0.2), hit("b.py", 0.5, similarity=0.5)])
-    assert RANKING.abstains([hit("a.py", 1.0, similarity=0.5)], absent=("loguru",))
-    assert not RANKING.abstains([hit("a.py", 1.0, similarity=0.7)], absent=("footgun",))
+    assert not RANKING.abstains([hit("a.py", 1.0, similarity=0.5)], absent=("loguru",))
+    calibrated = Ranking(candidates=50, abstain_threshold=0.35, absent_ceiling=0.6)
+    assert calibrated.abstains([hit("a.py", 1.0, similarity=0.5)], absent=("loguru",))
+    assert not calibrated.abstains([hit("a.py", 1.0, similarity=0.7)], absent=("footgun",))
 
 
 def test_chat_shorthand_and_abbreviations() -> None:
