@@ -39,6 +39,22 @@ COMMON_ZIPF = 3.0
 """Words at or above this Zipf frequency in English (about once per million words) are ordinary prose."""
 MIN_LENGTH = 3
 _WORD = re.compile(r"[a-z0-9]+")
+# What a pasted error carries from the asker's machine, not the subject: URLs, e-mail
+# addresses, host names, file paths ("/home/alice/…", "src/acme/cli.py": a slash in front,
+# two or more, or a file's extension), traceback frame lines ('File "…", line 88, in deploy')
+# and the quoted values errors echo back ("bad target 'stagingg'"; `code` in backticks stays).
+_ENVIRONMENT = re.compile(
+    r"""\b[a-z][a-z0-9+.-]*://\S+"""
+    r"""|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"""
+    r"""|\b(?:[a-z0-9-]+\.)+(?:com|io|net|org|dev|app|cloud|internal|local|corp|lan)\b"""
+    r"""|File "[^"]*", line \d+(?:, in \S+)?"""
+    r"""|(?<!\w)'[^'\s]{1,40}'"""
+    r'|"[^"\s]{1,40}"'
+    r"""|(?<![\w.])(?:[a-z]:\\|~|\.{1,2})?[/\\][\w.@+-]+(?:[/\\][\w.@+-]+)*"""
+    r"""|[\w.@+-]+(?:[/\\][\w.@+-]+){2,}"""
+    r"""|[\w.@+-]+[/\\][\w@+-]+\.[a-z0-9]{1,5}\b""",
+    re.IGNORECASE,
+)
 _PLACEHOLDER = re.compile(
     r"^(my|our)(pkg|package|app|cli|tool|project|proj|lib|module|mod|service|svc|api|cmd|command|prog|program"
     r"|script|server|bot|site|repo|thing)s?$"
@@ -63,8 +79,8 @@ def typo_budget(word: str) -> int:
 
 
 def candidate_terms(question: str) -> list[str]:
-    """The question's uncommon words, each once, lower case."""
-    terms = (term.strip('"') for term in query_terms(question))
+    """The question's uncommon words, each once, lower case; none from the asker's environment."""
+    terms = (term.strip('"') for term in query_terms(_ENVIRONMENT.sub(" ", question)))
     return [t for t in terms if len(t) >= MIN_LENGTH and not t.isdigit() and not _ordinary(t)]
 
 

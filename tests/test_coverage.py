@@ -37,6 +37,16 @@ def test_shorthand_and_stand_ins_for_the_askers_project_are_never_candidates() -
     assert candidate_terms("does it work with mypy?") == ["mypy"]
 
 
+def test_a_pasted_error_s_paths_hosts_and_frames_are_the_askers_not_the_subject() -> None:
+    pasted = (
+        'File "/home/alice/acme-tools/src/acmetools/deployx.py", line 88, in deployctl\n'
+        "ConnectionError: HTTPSConnectionPool(host='api.internal.acme.io', port=443) from C:\\acmeapp\\run.py, "
+        "see https://wiki.acmecorp.dev/x or mail bob@acme.com. UsageError: bad target 'stagingg'"
+    )
+    assert candidate_terms(pasted) == ["connectionerror", "httpsconnectionpool", "usageerror"]
+    assert candidate_terms("go log/slog: a custom Handler w/ nushell?") == ["slog", "nushell"]
+
+
 def test_english_words_with_two_letters_swapped_are_typos_not_names() -> None:
     assert unseen_terms("what does the handler recieve on a timeout", []).corrections == {"recieve": "receive"}
     assert unseen_terms("does it ship a redis or nunjucks loader", []).names == ("redis", "nunjucks")
