@@ -8,15 +8,18 @@ ship a RedisLoader" asked of Jinja's. A word counts as absent when it is
 - uncommon in English (common words like "guidance" or "survives" are just how people
   write; a codebase need not use them), and neither shorthand the query spells out
   ("cwd") nor a stand-in for the asker's own project ("mypkg", "myapp"),
-- not a typo of a word in the candidates ("seperator" is "separator"),
+- not from the asker's machine: a pasted error's paths, hosts, URLs, traceback frames and
+  quoted values name their setup, not the subject,
+- not a typo: of a word in the candidates ("seperator" is "separator"), or an English word
+  with two letters swapped ("recieve"),
 - and matched by no chunk the asker may see (a one-term keyword query, inside the same
   filters as the question, so it works alike on every backend).
 
 The answerer tells the LLM which words are absent, so its own "not in the sources"
 verdict has the fact it needs; extractive answers say it to the reader.
 
-A word that is a typo of a candidate's word is a correction instead ("timout" → "timeout"):
-the retriever searches the keyword side again with it, since BM25 matches no misspelling.
+A typo is a correction instead ("timout" → "timeout"): the retriever searches the keyword
+side again with it spelled right, since BM25 matches no misspelling.
 """
 
 from __future__ import annotations
