@@ -8,8 +8,9 @@ ship a RedisLoader" asked of Jinja's. A word counts as absent when it is
 - uncommon in English (common words like "guidance" or "survives" are just how people
   write; a codebase need not use them), and neither shorthand the query spells out
   ("cwd") nor a stand-in for the asker's own project ("mypkg", "myapp"),
-- not from the asker's machine: a pasted error's paths, hosts, URLs, traceback frames and
-  quoted values name their setup, not the subject,
+- not the asker's own: a pasted error's paths, hosts, URLs, traceback frames and quoted
+  values name their setup, not the subject, and so does "our …" ("-v clashes w/ our
+  verbose flag"),
 - not a typo: of a word in the candidates ("seperator" is "separator"), or an English word
   with two letters swapped ("recieve"),
 - and matched by no chunk the asker may see (a one-term keyword query, inside the same
@@ -58,6 +59,8 @@ _ENVIRONMENT = re.compile(
     r"""|[\w.@+-]+[/\\][\w@+-]+\.[a-z0-9]{1,5}\b""",
     re.IGNORECASE,
 )
+# "our verbose flag", "behind my nginx": what follows the asker's possessive is their own thing.
+_THEIRS = re.compile(r"""\b(?:our|my)\s+[`'"-]*[\w-]+""", re.IGNORECASE)
 _PLACEHOLDER = re.compile(
     r"^(my|our)(pkg|package|app|cli|tool|project|proj|lib|module|mod|service|svc|api|cmd|command|prog|program"
     r"|script|server|bot|site|repo|thing)s?$"
@@ -83,7 +86,7 @@ def typo_budget(word: str) -> int:
 
 def candidate_terms(question: str) -> list[str]:
     """The question's uncommon words, each once, lower case; none from the asker's environment."""
-    terms = (term.strip('"') for term in query_terms(_ENVIRONMENT.sub(" ", question)))
+    terms = (term.strip('"') for term in query_terms(_THEIRS.sub(" ", _ENVIRONMENT.sub(" ", question))))
     return [t for t in terms if len(t) >= MIN_LENGTH and not t.isdigit() and not _ordinary(t)]
 
 

@@ -45,6 +45,7 @@ def test_a_pasted_error_s_paths_hosts_and_frames_are_the_askers_not_the_subject(
     )
     assert candidate_terms(pasted) == ["connectionerror", "httpsconnectionpool", "usageerror"]
     assert candidate_terms("go log/slog: a custom Handler w/ nushell?") == ["slog", "nushell"]
+    assert candidate_terms("-v clashes w/ our `-verbose` flag behind my nginx, nushell too") == ["nushell"]
 
 
 def test_english_words_with_two_letters_swapped_are_typos_not_names() -> None:
