@@ -81,7 +81,7 @@ class VectorStore:
     def _reset(self, dimension: int) -> None:
         self.dimension = dimension
         self.matrix = np.zeros((0, dimension), dtype=np.float32)
-        self.coarse = _torch().zeros((0, dimension), dtype=scan_dtype())  # the matrix, in the scan's dtype
+        self.coarse: Any = None  # the matrix in the scan's dtype (a torch tensor), made with the first rows
         self.row_ids = np.zeros(0, dtype=np.int64)  # 0 marks a free slot
         self.sources = np.zeros(0, dtype=np.int32)
         self.kinds = np.zeros(0, dtype=np.int32)
@@ -188,8 +188,9 @@ class VectorStore:
         grown = np.zeros((capacity, self.dimension), dtype=np.float32)
         grown[: self.size] = self.matrix[: self.size]
         self.matrix = grown
-        coarse = _torch().zeros((capacity, self.dimension), dtype=self.coarse.dtype)
-        coarse[: self.size] = self.coarse[: self.size]
+        coarse = _torch().zeros((capacity, self.dimension), dtype=scan_dtype())
+        if self.coarse is not None:
+            coarse[: self.size] = self.coarse[: self.size]
         self.coarse = coarse
         for name in ("row_ids", "sources", "kinds", "restrictions"):
             old = getattr(self, name)
@@ -209,6 +210,8 @@ class VectorStore:
         float32, and those scores decide: only a row the rounding of the coarse copy pushed out
         of the whole shortlist could be missed (bfloat16 moves a cosine by under 0.001; on the
         benchmark's 297 dev questions the top 50 were exactly those of a float32 scan)."""
+        if self.coarse is None:
+            return {}
         torch = _torch()
         coarse = torch.mv(self.coarse[: self.size], torch.from_numpy(query).to(self.coarse.dtype))
         scores = coarse.float().numpy()
