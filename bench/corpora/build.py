@@ -1,13 +1,14 @@
 """The benchmark corpora: real codebases with their own docs and tests, from the package registries.
 
 Each `bench/corpora/<name>/corpus.json` names a release: a PyPI sdist (which carries
-`docs/` and `tests/`) or a Go module zip from the module proxy (the whole repository at
-that tag), optionally pinned by its `sha256`. `build(name)` downloads it once, checks the
+`docs/` and `tests/`), a Go module zip from the module proxy (the whole repository at
+that tag) or an npm tarball (one whose package ships its sources, docs and tests),
+optionally pinned by its `sha256`. `build(name)` downloads it once, checks the
 digest when one is pinned, unpacks it without its top folder and commits it as a git
 repository whose `origin` is the project's real host, so lorebot's links take the host's
 own form. Question sets beside it: `dev.jsonl` (tuned on) and `test.jsonl` (reported,
 never tuned on). A corpus may have no `dev.jsonl` at all: it is never tuned on and serves
-only as an untuned check on the test split (`structlog`).
+only as an untuned check on the test split (`structlog`, `piscina`).
 
     python bench/corpora/build.py [NAME ...]   # build; prints each repository's path
 """
@@ -36,7 +37,7 @@ _COMMIT_DATE = "2026-01-01T00:00:00Z"
 @dataclass(frozen=True)
 class Corpus:
     name: str
-    registry: str  # "pypi" or "go"
+    registry: str  # "pypi", "go" or "npm"
     package: str
     version: str
     origin: str
@@ -69,6 +70,11 @@ def _pypi_sdist(package: str, version: str) -> bytes:
     return _download(urljoin(meta_url, sdist["url"]))
 
 
+def _npm_tarball(package: str, version: str) -> bytes:
+    """The registry's tarball of `package` (scoped or not) at `version`."""
+    return _download(f"https://registry.npmjs.org/{package}/-/{package.rpartition('/')[2]}-{version}.tgz")
+
+
 def _checked(corpus: Corpus, data: bytes) -> bytes:
     """`data` when it matches the pinned digest (or none is pinned); else an error naming both."""
     if corpus.sha256 is not None and (got := hashlib.sha256(data).hexdigest()) != corpus.sha256:
@@ -79,12 +85,9 @@ def _checked(corpus: Corpus, data: bytes) -> bytes:
 def _unpack(corpus: Corpus, target: Path) -> None:
     """The release's files under `target`, without the archive's top folder."""
     if corpus.registry == "pypi":
-        sdist = _checked(corpus, _pypi_sdist(corpus.package, corpus.version))
-        with tarfile.open(fileobj=io.BytesIO(sdist)) as archive:
-            for member in archive.getmembers():
-                _, _, relative = member.name.partition("/")
-                if member.isfile() and relative:
-                    _write(target / relative, archive.extractfile(member).read())
+        _untar(_checked(corpus, _pypi_sdist(corpus.package, corpus.version)), target)
+    elif corpus.registry == "npm":
+        _untar(_checked(corpus, _npm_tarball(corpus.package, corpus.version)), target)
     elif corpus.registry == "go":
         url = f"https://proxy.golang.org/{corpus.package.lower()}/@v/{corpus.version}.zip"
         prefix = f"{corpus.package}@{corpus.version}/"
@@ -94,6 +97,15 @@ def _unpack(corpus: Corpus, target: Path) -> None:
                     _write(target / info.filename.removeprefix(prefix), archive.read(info))
     else:
         raise ValueError(f"{corpus.name}: unknown registry {corpus.registry!r}")
+
+
+def _untar(data: bytes, target: Path) -> None:
+    """A gzipped tar's files under `target`, without its top folder (an sdist's name, npm's `package/`)."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        for member in archive.getmembers():
+            _, _, relative = member.name.partition("/")
+            if member.isfile() and relative and (file := archive.extractfile(member)) is not None:
+                _write(target / relative, file.read())
 
 
 def _write(path: Path, data: bytes) -> None:
