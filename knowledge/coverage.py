@@ -11,8 +11,8 @@ ship a RedisLoader" asked of Jinja's. A word counts as absent when it is
 - not the asker's own: a pasted error's paths, hosts, URLs, traceback frames and quoted
   values name their setup, not the subject, and so does "our …" ("-v clashes w/ our
   verbose flag"),
-- not a typo: of a word in the candidates ("seperator" is "separator"), or an English word
-  with two letters swapped ("recieve"),
+- not a typo: of a word in the candidates ("seperator" is "separator"), or of an English
+  word, with two letters swapped or one vowel for another ("recieve", "seperate"),
 - and matched by no chunk the asker may see (a one-term keyword query, inside the same
   filters as the question, so it works alike on every backend).
 
@@ -42,6 +42,7 @@ from knowledge.query import is_abbreviation, is_filler
 COMMON_ZIPF = 3.0
 """Words at or above this Zipf frequency in English (about once per million words) are ordinary prose."""
 MIN_LENGTH = 3
+_VOWELS = "aeiou"
 _WORD = re.compile(r"[a-z0-9]+")
 # What a pasted error carries from the asker's machine, not the subject: URLs, e-mail
 # addresses, host names, file paths ("/home/alice/…", "src/acme/cli.py": a slash in front,
@@ -94,13 +95,16 @@ def _ordinary(term: str) -> bool:
     return is_filler(term) or is_abbreviation(term) or bool(_PLACEHOLDER.match(term)) or is_common_english(term)
 
 
-def _swapped_english(term: str) -> str | None:
-    """The ordinary English word two neighbouring letters swapped make ("recieve" → "receive"),
-    the commonest typo, which the sources may hold only in another form ("received")."""
+def _misspelt_english(term: str) -> str | None:
+    """The ordinary English word the commonest typos make of `term`: two neighbouring letters
+    swapped ("recieve" → "receive") or one vowel for another ("seperate" → "separate"). The
+    sources may hold the word only in another form ("received"), so this is checked on its own.
+    Other edits are not: one letter more or less turns names into words ("nushell" → "nutshell")."""
     if len(term) < 5:
         return None
     swaps = (term[:i] + term[i + 1] + term[i] + term[i + 2 :] for i in range(len(term) - 1))
-    return next((word for word in swaps if is_common_english(word)), None)
+    vowels = (term[:i] + v + term[i + 1 :] for i, c in enumerate(term) if c in _VOWELS for v in _VOWELS if v != c)
+    return next((word for word in (*swaps, *vowels) if is_common_english(word)), None)
 
 
 def _text(hits: Iterable[SearchHit]) -> str:
@@ -132,7 +136,7 @@ def unseen_terms(question: str, candidates: Sequence[SearchHit]) -> Unseen:
     if not unseen:
         return Unseen()
     words = set(_WORD.findall(text))
-    corrections = {t: word for t in unseen if (word := _correction(t, words) or _swapped_english(t))}
+    corrections = {t: word for t in unseen if (word := _correction(t, words) or _misspelt_english(t))}
     return Unseen(corrections, tuple(t for t in unseen if t not in corrections))
 
 

@@ -48,9 +48,11 @@ def test_a_pasted_error_s_paths_hosts_and_frames_are_the_askers_not_the_subject(
     assert candidate_terms("-v clashes w/ our `-verbose` flag behind my nginx, nushell too") == ["nushell"]
 
 
-def test_english_words_with_two_letters_swapped_are_typos_not_names() -> None:
-    assert unseen_terms("what does the handler recieve on a timeout", []).corrections == {"recieve": "receive"}
-    assert unseen_terms("does it ship a redis or nunjucks loader", []).names == ("redis", "nunjucks")
+def test_english_words_misspelt_the_common_ways_are_typos_not_names() -> None:
+    typos = unseen_terms("does the handler recieve it on a seperate thread", []).corrections
+    assert typos == {"recieve": "receive", "seperate": "separate"}
+    names = unseen_terms("does it ship a redis, nushell, gunicorn or nunjucks loader", []).names
+    assert names == ("redis", "nushell", "gunicorn", "nunjucks")
 
 
 async def test_a_name_no_source_contains_is_absent(index, embedder) -> None:
