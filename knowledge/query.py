@@ -50,7 +50,6 @@ _ABBREVIATIONS = {
     "init": "initialize",
     "dir": "directory",
     "cwd": "current working directory",
-    "pwd": "current working directory",
     "cmdline": "command line",
     "dirs": "directories",
     "repo": "repository",
@@ -104,6 +103,20 @@ _ABBREVIATIONS = {
     "ts": "timestamp",
     "dt": "datetime",
     "regex": "regular expression",
+    "hdr": "header",
+    "hdrs": "headers",
+    "redir": "redirect",
+    "redirs": "redirects",
+    "sess": "session",
+    "qs": "query string",
+    "dl": "download",
+    "pw": "password",
+    "passwd": "password",
+    "secs": "seconds",
+    "ver": "version",
+    "lib": "library",
+    "libs": "libraries",
+    "mgr": "manager",
 }
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:/[A-Za-z]*)?")
