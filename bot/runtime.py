@@ -40,7 +40,13 @@ from knowledge.reranking import CrossEncoderReranker, Reranker
 from knowledge.retriever import Retriever
 from knowledge.schedule import Schedule
 from knowledge.sources import Source
-from knowledge.sources.connectors import ConfiguredSource, SourceContext, build_sources, configure_sources
+from knowledge.sources.connectors import (
+    ConfiguredSource,
+    SourceContext,
+    SourceEntry,
+    build_sources,
+    configure_sources,
+)
 from knowledge.sync import SyncPipeline, SyncProgress
 
 logger = logging.getLogger(__name__)
@@ -90,6 +96,11 @@ class Runtime:
         return build_index(self.settings, self.settings.index_backend)
 
     @cached_property
+    def source_entries(self) -> list[SourceEntry]:
+        """Every configured source's validated entry, not built: its name and its options."""
+        return configure_sources(self.settings.source_entries())
+
+    @cached_property
     def configured_sources(self) -> list[ConfiguredSource]:
         """REPOS, the CONFLUENCE_* settings and LOREBOT_CONFIG's `[[sources]]`, built by their connectors."""
         context = SourceContext(self.settings.data_dir, self.settings.max_file_bytes)
@@ -108,7 +119,7 @@ class Runtime:
     @cached_property
     def access_policy(self) -> AccessPolicy:
         """LOREBOT_CONFIG's `[access]` over the configured sources; `SettingsError` when it names others."""
-        private = {source.name: source.config.private for source in configure_sources(self.settings.source_entries())}
+        private = {entry.name: entry.config.private for entry in self.source_entries}
         return AccessPolicy.build(self.settings.access, private)
 
     def scopes(self, client: AsyncWebClient) -> ScopeResolver:
@@ -151,12 +162,11 @@ class Runtime:
         return self._embedder
 
     async def retriever(self) -> Retriever:
-        weights = {entry.name: entry.config.role_weights for entry in configure_sources(self.settings.source_entries())}
         ranking = Ranking(
             candidates=self.settings.search_candidates,
             abstain_threshold=self.settings.abstain_threshold,
             absent_ceiling=self.settings.absent_words_ceiling,
-            source_role_weights={name: roles for name, roles in weights.items() if roles},
+            source_role_weights={e.name: e.config.role_weights for e in self.source_entries if e.config.role_weights},
         )
         return Retriever(
             self.index,
