@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.answering.extractive import compose_extractive
 from bot.answering.prompt import build_prompt
 from knowledge.coverage import candidate_terms, unseen_terms
@@ -14,14 +9,6 @@ from knowledge.index import SearchFilters
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
-from tests.slack_harness import build_index
-
-
-@pytest.fixture
-async def index(tmp_path: Path, embedder) -> AsyncIterator[SqliteIndex]:
-    built = await build_index(tmp_path / "index", embedder)
-    yield built
-    await built.close()
 
 
 def retriever(index: SqliteIndex, embedder) -> Retriever:
@@ -55,32 +42,32 @@ def test_english_words_misspelt_the_common_ways_are_typos_not_names() -> None:
     assert names == ("redis", "nushell", "gunicorn", "nunjucks")
 
 
-async def test_a_name_no_source_contains_is_absent(index, embedder) -> None:
-    found = await retriever(index, embedder).retrieve("how do we retry payments from nushell scripts?", 5)
+async def test_a_name_no_source_contains_is_absent(slack_index, embedder) -> None:
+    found = await retriever(slack_index, embedder).retrieve("how do we retry payments from nushell scripts?", 5)
     assert found.absent == ("nushell",)
 
 
-async def test_words_the_sources_hold_and_their_typos_are_not_absent(index, embedder) -> None:
-    found = await retriever(index, embedder).retrieve("where is the exponential bakcoff jitter for payments?", 5)
+async def test_words_the_sources_hold_and_their_typos_are_not_absent(slack_index, embedder) -> None:
+    found = await retriever(slack_index, embedder).retrieve("where is the exponential bakcoff jitter for payments?", 5)
     assert found.hits and found.absent == ()
 
 
-async def test_a_typo_is_searched_again_spelled_as_the_candidates_spell_it(index, embedder) -> None:
-    found = await retriever(index, embedder).retrieve("bakcoff?", 5)
+async def test_a_typo_is_searched_again_spelled_as_the_candidates_spell_it(slack_index, embedder) -> None:
+    found = await retriever(slack_index, embedder).retrieve("bakcoff?", 5)
     assert found.hits[0].chunk.path == "payments/retry.py"
     assert found.hits[0].keyword_score > 0  # BM25 matched "backoff", which the question never spelled
     assert unseen_terms("bakcoff?", found.hits).corrections == {"bakcoff": "backoff"}
 
 
-async def test_a_word_only_outside_the_askers_scope_is_absent(index, embedder) -> None:
+async def test_a_word_only_outside_the_askers_scope_is_absent(slack_index, embedder) -> None:
     pages_only = SearchFilters(sources=("confluence:ENG",))
-    found = await retriever(index, embedder).retrieve("which docs mention oauth?", 5, pages_only)
+    found = await retriever(slack_index, embedder).retrieve("which docs mention oauth?", 5, pages_only)
     assert found.absent == ("oauth",)
-    assert (await retriever(index, embedder).retrieve("which docs mention oauth?", 5)).absent == ()
+    assert (await retriever(slack_index, embedder).retrieve("which docs mention oauth?", 5)).absent == ()
 
 
-async def test_the_llm_prompt_and_the_extractive_answer_name_the_absent_words(index, embedder) -> None:
-    found = await retriever(index, embedder).retrieve("does the nushell plugin retry payments?", 5)
+async def test_the_llm_prompt_and_the_extractive_answer_name_the_absent_words(slack_index, embedder) -> None:
+    found = await retriever(slack_index, embedder).retrieve("does the nushell plugin retry payments?", 5)
     prompt = build_prompt("openai/stub-model", found.query, found.hits, history_tokens=1500, absent=found.absent)
     assert 'no indexed source contains these words of the question: "nushell"' in prompt.messages[-1]["content"]
     assert compose_extractive(found).text.startswith("No indexed source mentions “nushell”")

@@ -1,55 +1,39 @@
 """The optional cross-encoder (RERANK_MODEL): a real sentence-transformers CrossEncoder on a real index.
 
-No cross-encoder model ships here, so the tests build one from the packaged MiniLM with a
-fresh (seeded) relevance head and save it: its judgements mean nothing, but it loads, runs
-and scores like any CrossEncoder, which is what the plumbing needs.
+No cross-encoder model ships here, so the tests use a stand-in (tests/cross_encoder.py): its
+judgements mean nothing, but it loads, runs and scores like any CrossEncoder, which is what
+the plumbing needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.runtime import open_runtime
 from bot.settings import Settings
-from knowledge.embedding import DEFAULT_MODEL, _offline_path
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.reranking import CrossEncoderReranker, RerankModelError
 from knowledge.retriever import Retriever
-from tests.slack_harness import build_index
+from tests.cross_encoder import save_stand_in
 
 
 @pytest.fixture(scope="session")
 def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from sentence_transformers import CrossEncoder
-
-    torch.manual_seed(0)
-    model = CrossEncoder(_offline_path(DEFAULT_MODEL), device="cpu", local_files_only=True, num_labels=1)
-    directory = tmp_path_factory.mktemp("cross-encoder")
-    model.save(str(directory))
-    return directory
-
-
-@pytest.fixture
-async def index(tmp_path: Path, embedder) -> AsyncIterator[SqliteIndex]:
-    built = await build_index(tmp_path / "index", embedder)
-    yield built
-    await built.close()
+    return save_stand_in(tmp_path_factory.mktemp("cross-encoder"))
 
 
 async def test_the_cross_encoder_scores_the_candidates_the_ranking_stage_orders(
-    index, embedder, cross_encoder_dir: Path
+    slack_index: SqliteIndex, embedder, cross_encoder_dir: Path
 ) -> None:
     reranker = CrossEncoderReranker(str(cross_encoder_dir))
     ranking = Ranking(candidates=50, abstain_threshold=0.0, role_weights={})
-    retriever = Retriever(index, embedder, 0.6, ranking, reranker=reranker, rerank_depth=3)
+    retriever = Retriever(slack_index, embedder, 0.6, ranking, reranker=reranker, rerank_depth=3)
     question = "how are failed payments retried?"
     hits = (await retriever.retrieve(question, 3)).hits
-    plain = (await Retriever(index, embedder, 0.6, ranking).retrieve(question, 3)).hits
+    plain = (await Retriever(slack_index, embedder, 0.6, ranking).retrieve(question, 3)).hits
     passages = [f"{hit.chunk.title}\n{hit.chunk.text}" for hit in plain]
     expected = sorted(zip(reranker.relevance_sync(question, passages), passages, strict=True), reverse=True)
     assert [f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits] == [passage for _, passage in expected]
