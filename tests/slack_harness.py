@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -31,7 +31,11 @@ from knowledge.documents import Chunk
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
+from tests.fakes.llm_server import LLMStub
 from tests.fakes.slack_server import Call, FakeSlack
+
+if TYPE_CHECKING:
+    from bot.answering.llm import LLMAnswerer
 
 CHANNEL = "C0GENERAL"
 
@@ -214,6 +218,22 @@ async def slack_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Asy
 @pytest.fixture
 def answerer(slack_index: SqliteIndex, embedder) -> ExtractiveAnswerer:
     return ExtractiveAnswerer(Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.2)), k=3)
+
+
+def llm_answerer(slack_index: SqliteIndex, embedder, llm_stub: LLMStub, *, max_retries: int) -> LLMAnswerer:
+    """An LLM answerer over the shared index, asking the LLM stub's model."""
+    from bot.answering.llm import LLMAnswerer  # litellm: only for the tests that use it
+
+    return LLMAnswerer(
+        Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)),
+        "openai/stub-model",
+        api_base=llm_stub.base_url,
+        api_key="sk-test",
+        k=3,
+        timeout=5,
+        max_retries=max_retries,
+        history_tokens=Settings().history_token_budget,
+    )
 
 
 @pytest.fixture

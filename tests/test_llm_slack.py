@@ -6,12 +6,8 @@ from itertools import pairwise
 
 import pytest
 
-from bot.answering.llm import LLMAnswerer
 from bot.conversations import SqlConversationStore
-from bot.settings import Settings
 from knowledge.index.sqlite import SqliteIndex
-from knowledge.ranking import Ranking
-from knowledge.retriever import Retriever
 from tests.fakes.llm_server import LLMStub, Reply
 from tests.fakes.slack_server import FakeSlack
 from tests.slack_harness import (
@@ -19,6 +15,7 @@ from tests.slack_harness import (
     RETRY_URL,
     answered,
     in_thread,
+    llm_answerer,
     mention,
     start_bot,
 )
@@ -35,16 +32,7 @@ async def test_llm_answer_streams_into_slack_as_growing_updates_then_one_final_m
     fake: FakeSlack, store: SqlConversationStore, slack_index: SqliteIndex, embedder, llm_stub: LLMStub
 ) -> None:
     llm_stub.enqueue(Reply(REPLY, chunk_delay=0.01))
-    answerer = LLMAnswerer(
-        Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)),
-        "openai/stub-model",
-        api_base=llm_stub.base_url,
-        api_key="sk-test",
-        k=3,
-        timeout=5,
-        max_retries=2,
-        history_tokens=Settings().history_token_budget,
-    )
+    answerer = llm_answerer(slack_index, embedder, llm_stub, max_retries=2)
     running = await start_bot(fake, store, answerer, stream_interval=0)
     fake.fail("assistant.threads.setStatus", "not_allowed_token_type")  # a placeholder message that grows
     try:

@@ -14,16 +14,13 @@ import pytest
 
 from bot.answering import EVERYTHING, Answer, AnswerDelta, Answerer, Turn
 from bot.answering.followup import REWRITE_SYSTEM_PROMPT
-from bot.answering.llm import LLMAnswerer
 from bot.conversations import SqlConversationStore
 from bot.settings import Settings
 from knowledge.index import SearchFilters
 from knowledge.index.sqlite import SqliteIndex
-from knowledge.ranking import Ranking
-from knowledge.retriever import Retriever
 from tests.fakes.llm_server import LLMStub, RecordedRequest
 from tests.fakes.slack_server import FakeSlack
-from tests.slack_harness import CHANNEL, RETRY_URL, RunningBot, answered, start_bot
+from tests.slack_harness import CHANNEL, RETRY_URL, RunningBot, answered, llm_answerer, start_bot
 
 CUT = re.compile(r"\[… ([\d,]+) characters cut\]")
 
@@ -155,16 +152,7 @@ async def test_a_40k_pasted_log_in_a_thread_is_cut_in_every_prompt(
 
     llm_stub.respond_with(reply)
     settings = Settings()
-    answerer = LLMAnswerer(
-        Retriever(slack_index, embedder, 0.6, Ranking(candidates=50, abstain_threshold=0.35)),
-        "openai/stub-model",
-        api_base=llm_stub.base_url,
-        api_key="sk-test",
-        k=3,
-        timeout=5,
-        max_retries=0,
-        history_tokens=settings.history_token_budget,
-    )
+    answerer = llm_answerer(slack_index, embedder, llm_stub, max_retries=0)
     running = await start_bot(fake, store, answerer, settings=settings)
     try:
         await fake.wait_connected()
