@@ -2,7 +2,7 @@
 
 A cross-encoder reads the question and a passage together, so it judges relevance better
 than a bi-encoder's two separate vectors, at a cost per passage: on this project's 2-core
-machine a MiniLM-sized cross-encoder takes about 50 ms per 256-token passage
+machine a MiniLM-sized cross-encoder takes about 80 ms per candidate of up to 512 tokens
 (docs/benchmarks.md). It is off by default: no cross-encoder model ships with lorebot, and
 none is downloaded at run time; point `RERANK_MODEL` at a local sentence-transformers
 CrossEncoder directory to turn it on.

@@ -42,7 +42,7 @@ SHORTLIST_EXTRA = 64
 
 @cache
 def _torch() -> Any:
-    import torch  # on the first query; a process that queries has it loaded for the embedder anyway
+    import torch  # with the first rows; a process that queries has it loaded for the embedder anyway
 
     return torch
 
