@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.db.engine import create_engine, session_factory, upgrade
 from bot.settings import Settings
 
 # The Slack emulator and LLM stub fixtures, for every test module that asks for them.
@@ -101,6 +103,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'lorebot.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker]:
+    """Sessions on a migrated `database_url` (each backend), for the stores built on them."""
+    await upgrade(database_url)
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")

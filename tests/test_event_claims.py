@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.db.engine import create_engine, session_factory, upgrade
+from bot.db.engine import create_engine, session_factory
 from bot.db.event_claims import SqlEventClaims
 from bot.db.models import utcnow
 from bot.slack.claims import ReplicaClaims
@@ -17,11 +17,8 @@ QUESTION = {"channel_id": "C1", "text": "where is the retry logic?"}
 
 
 @pytest.fixture
-async def claims(database_url: str) -> AsyncIterator[SqlEventClaims]:
-    await upgrade(database_url)
-    engine = create_engine(database_url)
-    yield SqlEventClaims(session_factory(engine))
-    await engine.dispose()
+def claims(sessions: async_sessionmaker) -> SqlEventClaims:
+    return SqlEventClaims(sessions)
 
 
 def later() -> object:

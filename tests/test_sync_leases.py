@@ -4,24 +4,21 @@ and `SourceLocks` stopping a sync whose lease another replica took over."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.db import models
-from bot.db.engine import create_engine, session_factory, upgrade
+from bot.db.engine import create_engine, session_factory
 from bot.db.leases import SqlLeases
 from bot.source_locks import LeaseLost, SourceLocked, SourceLocks
 from tests.waiting import eventually
 
 
 @pytest.fixture
-async def leases(database_url: str) -> AsyncIterator[SqlLeases]:
-    await upgrade(database_url)
-    engine = create_engine(database_url)
-    yield SqlLeases(session_factory(engine))
-    await engine.dispose()
+def leases(sessions: async_sessionmaker) -> SqlLeases:
+    return SqlLeases(sessions)
 
 
 async def test_one_holder_at_a_time_until_released(leases: SqlLeases) -> None:
