@@ -3,7 +3,6 @@ Weaviate server (the `weaviate_server` fixture: WEAVIATE_URL, or one built and s
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from knowledge.index.sqlite import SqliteIndex, query_terms
 from tests.index_contract import IndexContract, IndexStore
+from tests.weaviate_server import fresh_collection
 
 
 class TestSqliteIndex(IndexContract):
@@ -27,7 +27,7 @@ class TestWeaviateIndex(IndexContract):
 
     @pytest.fixture
     async def store(self, weaviate_server, embedder):
-        collection = f"LorebotTest{uuid.uuid4().hex[:10]}"  # a fresh collection per test
+        collection = fresh_collection()
 
         async def open_index():
             return weaviate_server.index(collection)

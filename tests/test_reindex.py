@@ -8,7 +8,6 @@ embedded anything would fail, or store vectors other than these.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from knowledge.index import SearchIndex, StoredDocument
 from knowledge.index.reindex import WRITES_IN_FLIGHT, Endpoint, ReindexError, copy_index
 from knowledge.index.sqlite import SqliteIndex
 from tests.index_contract import DOCUMENTS, code_chunk, page_chunk
+from tests.weaviate_server import fresh_collection
 
 MODEL = "random-vectors-16"  # not a model anything can load
 DIMENSION = 16
@@ -85,10 +85,6 @@ class Steps:
 
 class Interrupted(Exception):
     pass
-
-
-def fresh_collection() -> str:
-    return f"LorebotTest{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

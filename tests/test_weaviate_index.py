@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import uuid
 
 import numpy as np
 import pytest
@@ -13,23 +12,19 @@ import pytest
 from knowledge.index import SearchIndexUnavailable
 from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS
 from tests.index_contract import DOCUMENTS, MODEL, code_chunk, fill, page_chunk
-from tests.weaviate_server import SMALL_QUERY_MAXIMUM_RESULTS
-
-
-def fresh_name() -> str:
-    return f"LorebotTest{uuid.uuid4().hex[:10]}"
+from tests.weaviate_server import SMALL_QUERY_MAXIMUM_RESULTS, fresh_collection
 
 
 @pytest.fixture
 async def handle(weaviate_server):
-    index = weaviate_server.index(fresh_name())
+    index = weaviate_server.index(fresh_collection())
     yield index
     await index.clear()
     await index.close()
 
 
 async def test_deletes_more_chunks_than_the_server_returns_per_request(weaviate_small_limit_server):
-    index = weaviate_small_limit_server.index(fresh_name())
+    index = weaviate_small_limit_server.index(fresh_collection())
     many = 2 * SMALL_QUERY_MAXIMUM_RESULTS + 50  # one delete request removes at most QUERY_MAXIMUM_RESULTS
     rng = np.random.default_rng(3)
 
@@ -57,7 +52,7 @@ async def test_deletes_more_chunks_than_the_server_returns_per_request(weaviate_
 
 async def test_handles_starting_together_both_create_the_collections(weaviate_server):
     for _ in range(3):  # exists-then-create races: one create gets 422 "already exists"
-        name = fresh_name()
+        name = fresh_collection()
         handles = [weaviate_server.index(name) for _ in range(4)]
         try:
             results = await asyncio.gather(*(handle.stats() for handle in handles))
@@ -114,7 +109,7 @@ async def test_unreachable_server_raises_one_clear_error():
     url = f"http://127.0.0.1:{closed_port()}"
     index = WeaviateIndex(
         url,
-        collection=fresh_name(),
+        collection=fresh_collection(),
         grpc_url=f"http://127.0.0.1:{closed_port()}",
         init_timeout=2,
         query_timeout=2,
@@ -139,7 +134,12 @@ async def test_a_server_that_goes_away_fails_within_the_timeouts(weaviate_dispos
 
     server = weaviate_disposable_server
     index = WeaviateIndex(
-        server.url, collection=fresh_name(), grpc_url=server.grpc_url, init_timeout=2, query_timeout=2, insert_timeout=2
+        server.url,
+        collection=fresh_collection(),
+        grpc_url=server.grpc_url,
+        init_timeout=2,
+        query_timeout=2,
+        insert_timeout=2,
     )
     try:
         await index.bind_model(MODEL, embedder.dimension)
@@ -237,7 +237,7 @@ async def test_a_collection_of_an_older_schema_is_rebuilt(weaviate_server, caplo
 
     from knowledge.index.weaviate_schema import META_ID
 
-    name = fresh_name()
+    name = fresh_collection()
     old = weaviate_server.index(name)
     new = weaviate_server.index(name)
     try:

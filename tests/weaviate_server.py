@@ -34,6 +34,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,6 +330,11 @@ def running_server(env: dict[str, str] | None = None, tag: str = TAG) -> Iterato
         yield server
     finally:
         server.stop()
+
+
+def fresh_collection() -> str:
+    """A collection name no other test uses, so tests sharing one server never see each other's data."""
+    return f"LorebotTest{uuid.uuid4().hex[:10]}"
 
 
 def endpoint(stack: contextlib.ExitStack, url: str | None, grpc_url: str | None) -> tuple[str, str | None]:
