@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
+from sqlalchemy import select
 
+from bot.db import models
 from bot.db.engine import create_engine, session_factory, upgrade
 from bot.db.leases import SqlLeases
+from bot.db.models import as_utc
 from bot.db.sync_state import SqlSyncState
 from bot.observability.metrics import Metrics
 from bot.scheduling import SyncScheduler
@@ -79,20 +82,26 @@ async def test_a_short_interval_syncs_on_schedule(parts, tmp_path: Path) -> None
     scheduler = SyncScheduler(service_of([configured.source], parts), {"widgets": EVERY_SECOND}, 0.0, Metrics())
     scheduler.start()
     try:
-        runs: list = []
 
-        async def collect() -> bool:
-            run = (await state.last_runs()).get("widgets")
-            if run and run.finished and (not runs or run.started != runs[-1].started):
-                runs.append(run)
-            return len(runs) >= 3
+        async def finished_runs() -> list[models.SyncRun]:
+            # Every run, not the latest: a slot missed while the first run embedded fires as soon
+            # as it ends, so polling the latest run alone can miss the first one.
+            async with state.sessions() as session:
+                finished = models.SyncRun.finished_at.is_not(None)
+                query = select(models.SyncRun).where(finished).order_by(models.SyncRun.id)
+                return list((await session.scalars(query)).all())
 
-        await eventually(collect)
+        async def three_runs() -> bool:
+            return len(await finished_runs()) >= 3
+
+        await eventually(three_runs)
     finally:
         await scheduler.close()
+    runs = await finished_runs()
     assert runs[0].added > 0 and runs[0].error is None  # the first run at start indexes the repository
     for earlier, later in zip(runs, runs[1:], strict=False):
-        assert later.started >= EVERY_SECOND.next_fire(earlier.started)  # one run per slot, never early
+        # one run per slot, never early
+        assert as_utc(later.started_at) >= EVERY_SECOND.next_fire(as_utc(earlier.started_at))
         assert (later.added, later.updated, later.deleted, later.error) == (0, 0, 0, None)  # incremental
 
 

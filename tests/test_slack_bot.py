@@ -37,7 +37,10 @@ async def test_ask_posts_the_question_visibly_and_answers_in_its_thread(running:
 
     [question] = await fake.wait_for("chat.postMessage", where=lambda c: "thread_ts" not in c.args)
     assert question.args["text"] == "<@U0ALICE> asked: how do we deploy to production?"
-    posted_ts = next(ts for ts, m in fake.messages[CHANNEL].items() if m["text"] == question.args["text"])
+    # The call is recorded before the fake stores the message; its first threaded reply names its ts.
+    [reply] = await fake.wait_for("chat.postMessage", where=lambda c: "thread_ts" in c.args)
+    posted_ts = reply.args["thread_ts"]
+    assert fake.messages[CHANNEL][posted_ts]["text"] == question.args["text"]
     text = await answered(running, posted_ts)
     assert DEPLOY_URL.replace("&", "&amp;") in text
 
