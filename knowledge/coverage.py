@@ -11,6 +11,7 @@ ship a RedisLoader" asked of Jinja's. A word counts as absent when it is
 - not the asker's own: a pasted error's paths, hosts, URLs, traceback frames and quoted
   values name their setup, not the subject, and so does "our …" ("-v clashes w/ our
   verbose flag"),
+- not in the candidates in another form ("annotating" where they say "annotations"),
 - not a typo: of a word in the candidates ("seperator" is "separator"), or of an English
   word, with two letters swapped or one vowel for another ("recieve", "seperate"),
 - and matched by no chunk the asker may see (a one-term keyword query, inside the same
@@ -32,8 +33,10 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
+import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+from snowballstemmer.basestemmer import BaseStemmer
 
 from knowledge.index import SearchFilters, SearchHit, SearchIndex
 from knowledge.index.keywords import query_terms
@@ -111,6 +114,19 @@ def _text(hits: Iterable[SearchHit]) -> str:
     return "\n".join(f"{hit.chunk.title}\n{hit.chunk.text}\n{hit.chunk.keywords}".lower() for hit in hits)
 
 
+@cache
+def _stemmer() -> BaseStemmer:
+    return snowballstemmer.stemmer("english")
+
+
+def _inflected(term: str, words: set[str]) -> bool:
+    """Whether `words` hold `term` in another form ("annotating", "annotations"): a typo
+    correction would otherwise turn the one into the other. Only words that begin alike are
+    stemmed, so this stays cheap."""
+    stem = _stemmer().stemWord(term)
+    return len(stem) >= 4 and any(_stemmer().stemWord(w) == stem for w in words if w[:4] == term[:4])
+
+
 def _correction(term: str, words: set[str]) -> str | None:
     budget = typo_budget(term)
     if budget == 0:
@@ -136,6 +152,7 @@ def unseen_terms(question: str, candidates: Sequence[SearchHit]) -> Unseen:
     if not unseen:
         return Unseen()
     words = set(_WORD.findall(text))
+    unseen = [t for t in unseen if not _inflected(t, words)]
     corrections = {t: word for t in unseen if (word := _correction(t, words) or _misspelt_english(t))}
     return Unseen(corrections, tuple(t for t in unseen if t not in corrections))
 

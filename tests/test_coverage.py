@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.answering.extractive import compose_extractive
 from bot.answering.prompt import build_prompt
-from knowledge.coverage import candidate_terms, unseen_terms
-from knowledge.index import SearchFilters
+from knowledge.coverage import Unseen, candidate_terms, unseen_terms
+from knowledge.documents import Chunk
+from knowledge.index import SearchFilters, SearchHit
 from knowledge.index.sqlite import SqliteIndex
 from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
@@ -40,6 +41,15 @@ def test_english_words_misspelt_the_common_ways_are_typos_not_names() -> None:
     assert typos == {"recieve": "receive", "seperate": "separate"}
     names = unseen_terms("does it ship a redis, nushell, gunicorn or nunjucks loader", []).names
     assert names == ("redis", "nushell", "gunicorn", "nunjucks")
+
+
+def test_a_word_the_candidates_hold_in_another_form_is_seen_not_a_typo() -> None:
+    typing = Chunk(
+        "repo", "docs/typing.md", 0, "code", "Typing", "https://x/typing", "docs/typing.md", "Type annotations"
+    )
+    held = [SearchHit(typing, 1.0)]
+    assert unseen_terms("any tips for annotating processors?", held) == Unseen()  # not "corrected" to "annotations"
+    assert unseen_terms("any tips for annotatoins?", held).corrections == {"annotatoins": "annotations"}
 
 
 async def test_a_name_no_source_contains_is_absent(slack_index, embedder) -> None:
