@@ -63,6 +63,7 @@ def test_placeholders_in_an_env_example_are_kept_and_the_real_value_is_not() -> 
         ("app.py", 'if not password:\n    raise ValueError("password is required")'),
         ("app.py", 'TOKEN_URL = "https://auth.example.org/oauth2/v1/token?audience=api"'),
         ("app.py", "client = Client(SECRET_KEY=secret_key)"),
+        ("app.py", "env = f\"SENDGRID_API_KEY={load('sendgrid key', vault)}\""),  # a format field
         ("config.yaml", "password: ${DB_PASSWORD}"),
         ("config.yaml", 'password: "{{ vault_ledger_password }}"'),
         ("config.yaml", "token: <paste your token here>"),

@@ -4,9 +4,9 @@ A `.env.example` line `DB_PASSWORD=changeme` matches every password rule; the va
 what tells it is not a secret. detect-secrets' heuristic filters (the ones its own scan
 applies by default) catch templates (`${VAR}`, `<token>`, `{secret}`), `$VAR`,
 sequences, UUIDs and values without a letter; lorebot adds the words people put in
-examples (`changeme`, `xxx`, `dummy`, `your-…`), values that are no value at all
-(`none`, `true`, the key's own name), tokens made of one repeated character and a
-URL's password that repeats its user name.
+examples (`changeme`, `xxx`, `dummy`, `your-…`), format fields (`{load('key')}`),
+values that are no value at all (`none`, `true`, the key's own name), tokens made of
+one repeated character and a URL's password that repeats its user name.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def is_placeholder(value: str) -> bool:
     """True for values that stand in for a secret in examples and templates."""
     lowered = value.strip().strip("\"'`").lower()
     if not lowered or lowered in _NO_VALUE:
+        return True
+    if lowered.startswith("{"):  # a format field, cut where a quote inside it begins: f"KEY={load('key')}"
         return True
     if any(word in lowered for word in _PLACEHOLDER_WORDS):
         return True
