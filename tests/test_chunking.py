@@ -12,7 +12,7 @@ from knowledge.chunking import chunk_document
 from knowledge.chunking.identifiers import chunk_keywords, split_identifiers
 from knowledge.chunking.markup import chunk_markdown, chunk_rst
 from knowledge.chunking.python import chunk_python, module_name
-from knowledge.chunking.text import MAX_CHARS, WINDOW_LINES, chunk_text, split_lines
+from knowledge.chunking.text import MAX_CHARS, WINDOW_CHARS, WINDOW_LINES, chunk_text, split_lines
 from knowledge.documents import Chunk, Document
 from tests.sample_repo import SAMPLE_FILES, USERS_PY
 
@@ -167,6 +167,38 @@ def test_a_file_that_does_not_parse_falls_back_to_windows_and_is_logged(caplog: 
 
 
 # --- Text windows -------------------------------------------------------------------------
+
+
+LONG_DEFINITIONS = [
+    (
+        "jobs/nightly.py",
+        "python",
+        ["def run_nightly(ledger):"],
+        "    settled_{n} = ledger.settle(batch={n}, retries=3, reason='nightly reconciliation')",
+        ["    return settled_39"],
+    ),
+    (
+        "jobs/nightly.go",
+        "go",
+        ["package jobs", "", "func RunNightly(l Ledger) {"],
+        '\tl.Settle({n}, 3, "nightly reconciliation of the card ledger batch")',
+        ["}"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "fmt", "head", "line", "tail"), LONG_DEFINITIONS)
+def test_a_definition_longer_than_a_window_is_windowed_under_its_symbol(path, fmt, head, line, tail) -> None:
+    content = "\n".join([*head, *(line.format(n=n) for n in range(40)), *tail]) + "\n"
+    chunks = [c for c in chunk_document(code(path, content, fmt)) if c.symbol.endswith(("run_nightly", "RunNightly"))]
+
+    first = len(head)  # the definition's first line
+    assert len(chunks) > 1 and chunks[0].start_line == first  # the first window opens with the signature
+    for chunk in chunks:  # each fits the embedder's window, whole lines, under the definition's name
+        assert chunk.end_line - chunk.start_line + 1 <= WINDOW_LINES and len(chunk.text) <= WINDOW_CHARS
+        assert chunk.text == text_of(content, chunk) and chunk.title.endswith(("run_nightly", "RunNightly"))
+    covered = {n for c in chunks for n in range(c.start_line, c.end_line + 1)}
+    assert covered == set(range(first, first + 41 + len(tail)))
 
 
 def test_text_windows_break_at_blank_lines_overlap_and_cover_every_line() -> None:

@@ -1,8 +1,9 @@
 """Chunking: split a document into passages by its format.
 
-Code: by function and class: Python via `ast`; TypeScript, JavaScript, Go, Java, Rust,
-Ruby and C# via tree-sitter (`syntax.py`); any other text by line windows at blank lines.
-Markup (Markdown, reStructuredText) and Confluence pages: by heading section.
+Code: by function and class (a long one in line windows that keep its symbol): Python via
+`ast`; TypeScript, JavaScript, Go, Java, Rust, Ruby and C# via tree-sitter (`syntax.py`);
+any other text by line windows at blank lines. Markup (Markdown, reStructuredText) and
+Confluence pages: by heading section. Chunks hold about what the embedder reads.
 A chunker that fails falls back to line windows, logged, so a bad file never stops a sync.
 """
 
@@ -17,10 +18,11 @@ from knowledge.documents import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
-CHUNKING_VERSION = 3
+CHUNKING_VERSION = 4
 """Bump when chunk boundaries or texts change: every document is re-chunked at its next sync.
 3: secrets are redacted before chunking (knowledge.redaction), so an index built before
-holds none of them once each source has synced again."""
+holds none of them once each source has synced again. 4: chunks fit the embedder's window
+(text.WINDOW_CHARS), long definitions in several."""
 
 Chunker = Callable[[Document], list[Chunk]]
 

@@ -1,8 +1,8 @@
 """Line windows: the chunker for any text, and the pieces the other chunkers share.
 
-Windows hold about 60 lines with about 10 lines of overlap, end at a blank line when
-one is in the second half of the window, and never cut a line, except a single line
-longer than the character cap (minified code, data), which is cut on whitespace.
+Windows hold at most 20 lines and 700 characters with up to 5 lines of overlap, end at a
+blank line when one is in the second half of the window, and never cut a line, except a
+single line longer than `MAX_CHARS` (minified code, data), which is cut on whitespace.
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from knowledge.chunking.identifiers import chunk_keywords
 from knowledge.documents import Chunk, Document
 
-WINDOW_LINES = 60
-OVERLAP_LINES = 10
+WINDOW_LINES = 20
+WINDOW_CHARS = 700
+"""With its title, about the 256 tokens the default embedder (all-MiniLM-L6-v2) reads: code
+and prose run about 3 characters a token. The embedder truncates the rest, so a longer chunk's
+tail was never seen by the vector side (docs/benchmarks.md: dev MRR@10 0.799 → 0.816)."""
+OVERLAP_LINES = 5
 MAX_CHARS = 4000
+"""A line longer than this is cut (minified code, data) and marks a file as not hand-written code."""
 MAX_TITLE_LABEL = 80
 
 # The line breaks Python's parser and the web hosts count; str.splitlines knows more.
@@ -44,7 +49,7 @@ def windows(lines: list[str], first: int = 1, last: int | None = None) -> Iterat
             i += 1
             continue
         end, size = i + 1, len(lines[i])
-        while end < stop and end - i < WINDOW_LINES and size + 1 + len(lines[end]) <= MAX_CHARS:
+        while end < stop and end - i < WINDOW_LINES and size + 1 + len(lines[end]) <= WINDOW_CHARS:
             size += 1 + len(lines[end])
             end += 1
         if end < stop:
@@ -95,13 +100,15 @@ class Span:
 def chunk_spans(
     document: Document, lines: list[str], spans: Iterable[Span], prefix: tuple[str, ...] = ()
 ) -> list[Chunk]:
-    """A chunk per definition span, line windows over the spans between definitions."""
+    """A chunk per definition span that fits one window; line windows over longer definitions
+    (each window keeping the definition's symbol) and over the spans between definitions."""
     chunks: list[Chunk] = []
     for span in spans:
         symbol = ".".join((*prefix, *span.prefix, *span.qualname))
         label = ".".join(span.qualname)
-        if span.definition:
-            pieces = [(span.start, span.end, "\n".join(lines[span.start - 1 : span.end]))]
+        text = "\n".join(lines[span.start - 1 : span.end])
+        if span.definition and span.end - span.start < WINDOW_LINES and len(text) <= WINDOW_CHARS:
+            pieces = [(span.start, span.end, text)]
         else:
             pieces = list(windows(lines, span.start, span.end))
         for start, end, text in pieces:
