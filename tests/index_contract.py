@@ -339,6 +339,17 @@ class IndexContract:
         hit = (await self.search(index, corpus, "retry_with_backoff", alpha=0.0))[0]
         assert hit.chunk == DOCUMENTS["billing/retry.py"][0]
 
+    async def test_neighbours_are_the_documents_chunks_near_one(self, index, corpus):
+        windows = [
+            code_chunk("jobs/nightly.py", i, "jobs.nightly.run", f"settle batch {i}", "settle") for i in range(6)
+        ]
+        await index.replace_document("repo", "jobs/nightly.py", windows, np.tile(corpus.embed("settle"), (6, 1)))
+        assert await index.neighbours(windows[2], 1) == windows[1:4]  # whole chunks, in order
+        assert await index.neighbours(windows[0], 3) == windows[:4]
+        assert await index.neighbours(DOCUMENTS["billing/retry.py"][0], 2) == DOCUMENTS["billing/retry.py"]
+        await index.delete_document("repo", "jobs/nightly.py")
+        assert await index.neighbours(windows[2], 1) == []
+
     async def test_vectors_by_hash(self, index, corpus):
         chunk = DOCUMENTS["oncall"][0]
         found = await index.vectors_by_hash([chunk.hash, "0" * 64, chunk.hash])

@@ -15,6 +15,7 @@ from bot.answering.llm import NOT_GROUNDED_NOTE, UNAVAILABLE_NOTE, LLMAnswerer
 from bot.answering.prompt import SYSTEM_PROMPT
 from bot.runtime import open_runtime
 from bot.settings import Settings
+from knowledge.chunking import chunk_document
 from knowledge.documents import Chunk
 from knowledge.index import SearchFilters, SearchHit
 from knowledge.index.sqlite import SqliteIndex
@@ -22,6 +23,8 @@ from knowledge.ranking import Ranking
 from knowledge.retriever import Retriever
 from tests.fakes.llm_server import LLMStub, RecordedRequest, Reply
 from tests.slack_harness import build_index
+from tests.test_chunking import code
+from tests.test_context import ledger
 
 MODEL = "openai/stub-model"
 FALLBACK = "openai/stub-fallback"
@@ -92,6 +95,9 @@ class RecordingIndex:
         self.queries.append(text)
         return await self.index.query(text, vector, k, alpha, filters)
 
+    async def neighbours(self, chunk: Chunk, reach: int) -> list[Chunk]:
+        return await self.index.neighbours(chunk, reach)
+
 
 async def make_index(directory: Path, chunks: Sequence[Chunk], embedder) -> RecordingIndex:
     return RecordingIndex(await build_index(directory, embedder, chunks))
@@ -126,6 +132,22 @@ def sources_block(request: RecordedRequest) -> str:
     nonce = re.search(r"<sources-(\w+)>", content).group(1)  # type: ignore[union-attr]
     closing = f"</sources-{nonce}>"
     return content[content.index(f"<sources-{nonce}>") : content.index(closing) + len(closing)]
+
+
+async def test_the_model_reads_the_whole_function_a_matched_window_belongs_to(tmp_path, embedder, llm_stub) -> None:
+    content = ledger(30)
+    recording = await make_index(tmp_path / "ledger", chunk_document(code("billing/ledger.py", content)), embedder)
+    try:
+        llm_stub.enqueue("It settles batch 17 with three retries [1].")
+        answer = await answerer(recording, embedder, llm_stub, k=1).answer(
+            "which batch does step 17 of the nightly ledger run settle?"
+        )
+        assert "step 17 " in answer.sources[0].chunk.text and "def settle_nightly" not in answer.sources[0].chunk.text
+        block = sources_block(llm_stub.requests[0])
+        assert "def settle_nightly(ledger):" in block and "    return settled" in block  # the window's whole function
+        assert answer.citations[0].url == answer.sources[0].chunk.url  # linked to the lines that matched
+    finally:
+        await recording.index.close()
 
 
 async def test_markers_become_citations_of_the_cited_sources_only(index, embedder, llm_stub) -> None:

@@ -9,7 +9,8 @@ import socket
 import numpy as np
 import pytest
 
-from knowledge.index import SearchIndexUnavailable
+from knowledge.context import in_context
+from knowledge.index import SearchHit, SearchIndexUnavailable
 from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS
 from tests.index_contract import DOCUMENTS, MODEL, code_chunk, fill, page_chunk
 from tests.weaviate_server import SMALL_QUERY_MAXIMUM_RESULTS, fresh_collection
@@ -74,6 +75,7 @@ async def test_schema_filters_only_what_is_filtered_and_folds_accents(handle):
         "hash",
         "readers",
         "restriction_levels",
+        "ordinal",  # a chunk's neighbours
     }
     assert {name for name, prop in properties.items() if prop.index_searchable} == set(KEYWORD_FIELD_WEIGHTS)
     assert all(properties[name].tokenization.value == "word" for name in KEYWORD_FIELD_WEIGHTS)
@@ -120,11 +122,14 @@ async def test_unreachable_server_raises_one_clear_error():
             lambda: index.query("retry", np.ones(4), 5, 0.5),
             index.stats,
             lambda: index.replace_document("repo", "a.py", [], np.zeros((0, 4))),
+            lambda: index.neighbours(DOCUMENTS["billing/retry.py"][0], 2),
         ):
             with pytest.raises(
                 SearchIndexUnavailable, match=rf"^The search index \(Weaviate at {url}\) is unreachable: "
             ):
                 await call()
+        hits = [SearchHit(DOCUMENTS["billing/retry.py"][0], 1.0)]
+        assert await in_context(index, hits) == hits  # the answer is written from the hits as they are
     finally:
         await index.close()
 
@@ -235,7 +240,7 @@ async def test_sync_and_ask_end_to_end_on_weaviate(weaviate_server, tmp_path):
 async def test_a_collection_of_an_older_schema_is_rebuilt(weaviate_server, caplog):
     from weaviate.classes.data import DataObject
 
-    from knowledge.index.weaviate_schema import META_ID
+    from knowledge.index.weaviate_schema import META_ID, SCHEMA
 
     name = fresh_collection()
     old = weaviate_server.index(name)
@@ -248,7 +253,7 @@ async def test_a_collection_of_an_older_schema_is_rebuilt(weaviate_server, caplo
         await meta.data.insert_many([DataObject(uuid=META_ID, properties={"model": MODEL, "dimension": 4})])
         with caplog.at_level("WARNING"):
             await new.bind_model(MODEL, 4)
-        assert "built by an older lorebot (schema 1, now 2)" in caplog.text
+        assert f"built by an older lorebot (schema 1, now {SCHEMA})" in caplog.text
         assert (await new.stats()).chunks == 0
         await new.replace_document("repo", "a.py", [chunk], np.ones((1, 4), dtype=np.float32))
         assert (await new.stats()).chunks == 1

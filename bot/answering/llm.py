@@ -33,6 +33,7 @@ from bot.answering.litellm_client import litellm
 from bot.answering.markers import resolve_markers, streaming_text
 from bot.answering.prompt import Prompt, build_prompt, context_tokens, counter, says_dont_know
 from bot.answering.token_budget import TokenBudget
+from knowledge.context import in_context
 from knowledge.index import SearchFilters, SearchHit
 from knowledge.retriever import Retrieval, Retriever
 
@@ -119,8 +120,9 @@ class LLMAnswerer(Answerer):
         if retrieval.abstain:
             yield compose_extractive(retrieval)
             return
+        passages = await in_context(self.retriever.index, hits)
         for endpoint in self.endpoints:
-            prompt = self._prompt(endpoint, question, retrieval, history)
+            prompt = self._prompt(endpoint, question, passages, retrieval.absent, history)
             text, shown = "", ""
             try:
                 async with contextlib.aclosing(self._stream_completion(endpoint, prompt)) as pieces:
@@ -141,16 +143,23 @@ class LLMAnswerer(Answerer):
         query = await standalone_query(question, history, self._rewrite, budget)
         return await self.retriever.retrieve(query, self.k, filters)
 
-    def _prompt(self, endpoint: Endpoint, question: str, retrieval: Retrieval, history: Sequence[Turn]) -> Prompt:
+    def _prompt(
+        self,
+        endpoint: Endpoint,
+        question: str,
+        passages: Sequence[SearchHit],
+        absent: Sequence[str],
+        history: Sequence[Turn],
+    ) -> Prompt:
         window = self._context_windows[endpoint.model]
         return build_prompt(
             endpoint.model,
             question,
-            retrieval.hits,
+            passages,
             history,
             window,
             history_tokens=self.history_tokens,
-            absent=retrieval.absent,
+            absent=absent,
         )
 
     def _request(self, endpoint: Endpoint, messages: list[dict[str, str]], timeout: float, **extra: Any) -> dict:

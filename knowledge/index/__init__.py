@@ -129,6 +129,11 @@ class SearchIndex(Protocol):
         """Hybrid search: relative score fusion of BM25 and cosine, `alpha` weighting vectors."""
         ...
 
+    async def neighbours(self, chunk: Chunk, reach: int) -> list[Chunk]:
+        """The chunks of `chunk`'s document at most `reach` ordinals from it, itself included,
+        in order (none when the document has changed since)."""
+        ...
+
     async def stats(self) -> IndexStats: ...
 
     def export_documents(self) -> AsyncIterator[StoredDocument]:

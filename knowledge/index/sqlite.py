@@ -405,6 +405,17 @@ class SqliteIndex:
 
         return await asyncio.to_thread(self._read, count)
 
+    async def neighbours(self, chunk: Chunk, reach: int) -> list[Chunk]:
+        def read(conn: sqlite3.Connection) -> list[Chunk]:
+            rows = conn.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE source = ? AND document_id = ? "
+                "AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
+                (chunk.source, chunk.document_id, chunk.ordinal - reach, chunk.ordinal + reach),
+            ).fetchall()
+            return [_chunk(row) for row in rows]
+
+        return await asyncio.to_thread(self._read, read)
+
     async def export_documents(self) -> AsyncIterator[StoredDocument]:
         keys = await asyncio.to_thread(
             self._read,

@@ -396,6 +396,18 @@ class WeaviateIndex:
         )
         return {str(group.grouped_by.value): group.total_count or 0 for group in grouped.groups} if grouped else {}
 
+    async def neighbours(self, chunk: Chunk, reach: int) -> list[Chunk]:
+        ordinal = Filter.by_property("ordinal")
+        nearby = ordinal.greater_or_equal(chunk.ordinal - reach) & ordinal.less_or_equal(chunk.ordinal + reach)
+        response = await self._read(
+            lambda chunks, _: chunks.query.fetch_objects(
+                filters=document_filter(chunk.source, chunk.document_id) & nearby, limit=2 * reach + 1
+            ),
+            None,
+        )
+        found = [to_chunk(obj.properties) for obj in response.objects] if response else []
+        return sorted(found, key=lambda c: c.ordinal)
+
     async def export_documents(self) -> AsyncIterator[StoredDocument]:
         """Each document is one fetch of as many objects as it had chunks when listed, so a
         document must have at most the server's QUERY_MAXIMUM_RESULTS chunks."""

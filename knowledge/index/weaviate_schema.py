@@ -37,14 +37,16 @@ from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS
 from knowledge.index.keywords import query_terms
 from knowledge.restrictions import MAX_LEVELS, Restrictions
 
-SCHEMA = 2
+SCHEMA = 3
 """Bump when the collections' properties change; a collection of another schema is rebuilt.
-2: read restrictions (`readers`, `restriction_levels`)."""
+2: read restrictions (`readers`, `restriction_levels`). 3: `ordinal` is filterable, for a
+chunk's neighbours (`SearchIndex.neighbours`)."""
 
 TEXT = tuple(KEYWORD_FIELD_WEIGHTS)  # searched with BM25: title, text, keywords
 FILTERED = ("source", "document_id", "kind", "hash")  # the text properties a filter names
 STORED = ("url", "path", "symbol", "anchor")  # returned, never searched or filtered
 NUMBERS = ("ordinal", "start_line", "end_line")
+FILTERED_NUMBERS = ("ordinal",)  # a document's chunks near one of them
 PROPERTIES = (*TEXT, *FILTERED, *STORED, *NUMBERS)
 # Read restrictions: one "<level>:<principal>" token per principal named at each level.
 READERS, LEVELS = "readers", "restriction_levels"
@@ -90,7 +92,12 @@ def chunk_properties() -> list[Property]:
             for name in STORED
         ),
         *(
-            Property(name=name, data_type=DataType.INT, index_filterable=False, index_range_filters=False)
+            Property(
+                name=name,
+                data_type=DataType.INT,
+                index_filterable=name in FILTERED_NUMBERS,
+                index_range_filters=False,
+            )
             for name in NUMBERS
         ),
         Property(
