@@ -1,7 +1,8 @@
 """Python by `ast`: a chunk per top-level function and class, module statements apart.
 
 A class longer than `MAX_CLASS_LINES` is split into its header (with class attributes)
-and one chunk per method; a function is never split. Decorators and the comment
+and one chunk per method; a definition longer than one window (text.py: what the embedder
+reads) is windowed, each window keeping its symbol. Decorators and the comment
 lines directly above a definition belong to it. Module-level statements (docstring,
 imports, constants) form their own chunks, windowed when long. A file that does not
 parse raises `SyntaxError`; the dispatcher then falls back to line windows.
