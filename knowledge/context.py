@@ -40,9 +40,10 @@ async def _widened(index: SearchIndex, hit: SearchHit) -> SearchHit:
     chunk = hit.chunk
     if len(chunk.text) >= CONTEXT_CHARS or not _whole_lines(chunk):
         return hit
-    nearby = {
-        c.ordinal: c for c in await index.neighbours(chunk, REACH) if c.symbol == chunk.symbol and _whole_lines(c)
-    }
+    around = await index.neighbours(chunk, REACH)
+    if not any(c.ordinal == chunk.ordinal and c.hash == chunk.hash for c in around):
+        return hit  # the document changed since it was searched: its windows may no longer fit
+    nearby = {c.ordinal: c for c in around if c.symbol == chunk.symbol and _whole_lines(c)}
     kept, growing = [chunk], {-1: True, 1: True}
     for distance in range(1, REACH + 1):
         for side in (-1, 1):

@@ -63,3 +63,17 @@ async def test_a_very_long_function_is_widened_around_the_hit_up_to_the_cap(tmp_
         assert before and after  # grown on both sides, nearest windows first
     finally:
         await index.close()
+
+
+async def test_a_document_changed_since_the_search_is_not_stitched_to_its_new_version(tmp_path, embedder) -> None:
+    chunks = chunk_document(code("billing/ledger.py", ledger(30)))
+    index = await build_index(tmp_path, embedder, chunks)
+    try:
+        middle = SearchHit([c for c in chunks if c.symbol.endswith("settle_nightly")][1], 1.0)
+        changed = chunk_document(code("billing/ledger.py", ledger(30).replace("retries=3", "retries=5")))
+        await index.replace_document(
+            "widgets", "billing/ledger.py", changed, await embedder.embed([c.embedding_text for c in changed])
+        )
+        assert await in_context(index, [middle]) == [middle]  # answered from the window that was found
+    finally:
+        await index.close()

@@ -4,8 +4,8 @@ The rules are those `python.py` applies to Python: a chunk per top-level functio
 method, class, interface and type declaration, with the comments and attributes
 directly above it; a class longer than `MAX_CLASS_LINES` is split into its header and
 one chunk per member; a declaration longer than one window (text.py) is windowed under
-its symbol; loose statements (package clause,
-imports, constants) group into chunks between declarations, windowed when long.
+its symbol; loose statements (package clause, imports, constants) group into chunks
+between declarations, windowed when long.
 Symbols: `pkg.Type.Method` in Go, `com.acme.Store.add` in Java (with its package),
 `Store.add` in TypeScript; what counts as a declaration per language is in `grammars.py`.
 

@@ -106,9 +106,9 @@ def chunk_spans(
     for span in spans:
         symbol = ".".join((*prefix, *span.prefix, *span.qualname))
         label = ".".join(span.qualname)
-        text = "\n".join(lines[span.start - 1 : span.end])
-        if span.definition and span.end - span.start < WINDOW_LINES and len(text) <= WINDOW_CHARS:
-            pieces = [(span.start, span.end, text)]
+        body = "\n".join(lines[span.start - 1 : span.end])
+        if span.definition and span.end - span.start < WINDOW_LINES and len(body) <= WINDOW_CHARS:
+            pieces = [(span.start, span.end, body)]
         else:
             pieces = list(windows(lines, span.start, span.end))
         for start, end, text in pieces:

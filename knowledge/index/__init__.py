@@ -131,7 +131,7 @@ class SearchIndex(Protocol):
 
     async def neighbours(self, chunk: Chunk, reach: int) -> list[Chunk]:
         """The chunks of `chunk`'s document at most `reach` ordinals from it, itself included,
-        in order (none when the document has changed since)."""
+        in order, as the index holds them now (none once the document is deleted)."""
         ...
 
     async def stats(self) -> IndexStats: ...
