@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 from collections.abc import Sequence
@@ -12,11 +13,14 @@ from typing import Protocol
 
 import numpy as np
 
+from knowledge.cpu import native_bfloat16
 from knowledge.errors import LorebotError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MIN_BFLOAT16_BATCH = 8
+"""Batches of at least this many texts are embedded in bfloat16 where the CPU has it."""
 
 
 class EmbeddingModelError(LorebotError):
@@ -74,14 +78,26 @@ class SentenceTransformerEmbedder:
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return vectors.astype(np.float32, copy=False)
+        with self._precision(len(texts)):
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        vectors = vectors.astype(np.float32, copy=False)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+    def _precision(self, texts: int) -> contextlib.AbstractContextManager[object]:
+        """bfloat16 for a batch where the CPU computes it natively: a sync embeds 2.2–2.4× as
+        fast, each vector within cosine 0.99995 of its float32 one (docs/benchmarks.md). A
+        question (one short text) stays float32, which is faster for it."""
+        if texts >= MIN_BFLOAT16_BATCH and native_bfloat16():
+            import torch
+
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed on the model's own thread, one batch per turn.

@@ -25,11 +25,11 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from knowledge.cpu import native_bfloat16
 from knowledge.index import SearchFilters
 from knowledge.restrictions import Restrictions, decode, readable
 
@@ -52,11 +52,7 @@ def scan_dtype() -> Any:
     """bfloat16 where the CPU computes it natively (AVX512-BF16, AMX): the scan is memory-bound,
     and half the bytes make it about 3× faster at 100k rows (docs/benchmarks.md); float32 elsewhere."""
     torch = _torch()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return torch.float32
-    return torch.bfloat16 if " avx512_bf16" in flags or " amx_bf16" in flags else torch.float32
+    return torch.bfloat16 if native_bfloat16() else torch.float32
 
 
 @dataclass(frozen=True)
