@@ -82,11 +82,10 @@ class SentenceTransformerEmbedder:
             vectors = self._model.encode(
                 list(texts),
                 batch_size=self.batch_size,
-                normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        vectors = vectors.astype(np.float32, copy=False)
+        vectors = vectors.astype(np.float32, copy=False)  # normalized here, once, in float32 whatever ran
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
 
     def _precision(self, texts: int) -> contextlib.AbstractContextManager[object]:
