@@ -9,7 +9,11 @@ quality. Three steps, each measured in docs/benchmarks.md:
    question names that version (versions.py);
 2. one chunk per document: a document enters the top k once, with its best chunk, so
    five chunks of one wrong file cannot fill the top 5 (adding a bonus for a document's
-   other matching chunks was measured and lost: long files won too often);
+   other matching chunks was measured and lost: long files won too often). Given the
+   fusion weight the candidates were found with, a document scores by its best keyword
+   match and its best vector match fused again, which may be two different chunks: a
+   function split into windows can name the question's words in one and mean it in
+   another;
 3. abstention: whether the best passages likely do not answer the question: they are
    far from it (cosine below `abstain_threshold`), or the question names something no
    source in scope mentions (coverage.py) and the passages are not close either (below
@@ -54,14 +58,23 @@ class Ranking:
     per_document: int = 1
     """Chunks of one document in the top k (more only when fewer documents matched)."""
 
-    def rank(self, query: str, candidates: Sequence[SearchHit], k: int) -> list[SearchHit]:
+    def rank(self, query: str, candidates: Sequence[SearchHit], k: int, alpha: float | None = None) -> list[SearchHit]:
+        """The top `k`, one chunk per document first. `alpha`: the fusion weight of the
+        candidates' keyword and vector scores, to score documents by (none for scores that
+        are not fused, such as a cross-encoder's: a document then scores by its best chunk)."""
         asked = roles_asked_about(query)
         older = older_versions({hit.chunk.path for hit in candidates}, versions_asked_about(query))
-        weighted = [replace(hit, score=hit.score * self._weight(hit, asked, older)) for hit in candidates]
         by_document: dict[tuple[str, str], list[SearchHit]] = {}
-        for hit in sorted(weighted, key=lambda h: h.score, reverse=True):
+        for hit in sorted(candidates, key=lambda h: h.score, reverse=True):
             by_document.setdefault((hit.chunk.source, hit.chunk.document_id), []).append(hit)
-        documents = list(by_document.values())  # best document first: its best chunk is the best left
+        documents: list[list[SearchHit]] = []
+        for hits in by_document.values():
+            weight = self._weight(hits[0], asked, older)  # a document's chunks share its path and source
+            best = hits[0].score if alpha is None else _fused_best(hits, alpha)
+            documents.append(
+                [replace(hits[0], score=best * weight), *(replace(h, score=h.score * weight) for h in hits[1:])]
+            )
+        documents.sort(key=lambda hits: hits[0].score, reverse=True)  # best document first
         ranked = [hits[0] for hits in documents]
         for extra in range(1, self.per_document):
             ranked += [hits[extra] for hits in documents if len(hits) > extra]
@@ -83,3 +96,8 @@ class Ranking:
             return True
         best = max(hit.similarity for hit in hits)
         return best < self.abstain_threshold or (bool(absent) and best < self.absent_ceiling)
+
+
+def _fused_best(hits: Sequence[SearchHit], alpha: float) -> float:
+    """A document's best keyword score and best vector score, fused as the index fuses a chunk's."""
+    return alpha * max(hit.vector_score for hit in hits) + (1.0 - alpha) * max(hit.keyword_score for hit in hits)

@@ -125,10 +125,11 @@ class Retriever:
         unseen = unseen_terms(query, candidates)
         if unseen.corrections:
             candidates = await self._candidates(query, vector, n, filters, alpha, unseen.corrections.values())
-        ordered = candidates
-        if self.reranker is not None:
-            ordered = await rerank(self.reranker, query, candidates, max(k, self.rerank_depth))
-        hits = self.ranking.rank(query, ordered, k)
+        if self.reranker is None:
+            hits = self.ranking.rank(query, candidates, k, self.alpha if alpha is None else alpha)
+        else:
+            reranked = await rerank(self.reranker, query, candidates, max(k, self.rerank_depth))
+            hits = self.ranking.rank(query, reranked, k)
         absent = await absent_terms(unseen.names, vector, self.index, filters) if unseen.names else ()
         abstain = self.ranking.abstains(hits, absent)
         seconds = time.perf_counter() - started

@@ -28,7 +28,7 @@ _META = re.compile(
 # Go marks its generated files by name too (zz_generated.*, *_generated.go, *.pb.go).
 _GENERATED = re.compile(
     r"^(zz_generated\..*|.*[_.-]generated\.\w+|generated_.*|.*\.pb(\.gw)?\.go|.*_pb2(_grpc)?\.pyi?|.*\.min\.(js|css)"
-    r"|godoc[_-].*\.txt|package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|go\.sum|cargo\.lock)$",
+    r"|godoc[_-].*\.txt|.*\.d\.[cm]?ts|package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|go\.sum|cargo\.lock)$",
     re.IGNORECASE,
 )
 _GENERATED_DIRS = frozenset({"generated", "__generated__"})
@@ -69,6 +69,7 @@ _ASKS_ABOUT: dict[Role, re.Pattern[str]] = {
     "generated": re.compile(r"\b(generated|codegen|go generate|lock ?file|godoc)\b", re.IGNORECASE),
     "meta": re.compile(
         r"\b(contribut\w*|licen[cs]e|ci|pipeline|lint\w*|build|makefile|release process|releasing|maintainers?"
+        r"|vuln\w*|security (issue|hole|bug|report|policy)|disclos\w*|cve|prs?|pull requests?"
         r"|(cut|tag|make|publish) (a|the) release)\b",
         re.IGNORECASE,
     ),

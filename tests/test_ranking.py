@@ -13,8 +13,15 @@ from knowledge.versions import versioned
 
 
 def hit(
-    path: str, score: float, ordinal: int = 0, kind: str = "code", similarity: float = 0.5, source: str = "repo"
+    path: str,
+    score: float,
+    ordinal: int = 0,
+    kind: str = "code",
+    similarity: float = 0.5,
+    source: str = "repo",
+    sides: tuple[float, float] = (0.0, 0.0),
 ) -> SearchHit:
+    """A candidate; `sides`: its normalized (keyword, vector) scores."""
     chunk = Chunk(
         source=source,
         document_id=path,
@@ -25,7 +32,7 @@ def hit(
         path=path,
         text="text",
     )  # type: ignore[arg-type]
-    return SearchHit(chunk, score, similarity=similarity)
+    return SearchHit(chunk, score, *sides, similarity=similarity)
 
 
 RANKING = Ranking(candidates=50, abstain_threshold=0.35)
@@ -56,6 +63,9 @@ RANKING = Ranking(candidates=50, abstain_threshold=0.35)
         ("proto/service_pb2.py", "generated"),
         ("godoc-current.txt", "generated"),
         ("web/package-lock.json", "generated"),
+        ("index.d.ts", "generated"),
+        ("types/pool.d.mts", "generated"),
+        ("src/pool.ts", "code"),
         ("docs/v2/generated-help-text.md", "docs"),
     ],
 )
@@ -80,6 +90,8 @@ def test_tests_and_changelogs_rank_below_the_implementation_unless_asked_about()
     assert roles_asked_about("since v2 is it gone?") == {"changelog"}
     assert roles_asked_about("how do i move the version flag to -V") == frozenset()  # the flag, not history
     assert roles_asked_about("how do the maintainers cut a release?") == {"meta", "changelog"}
+    assert roles_asked_about("found a vuln, where do i report it privately") == {"meta"}
+    assert roles_asked_about("opening a PR upstream, what do they want in it") == {"meta"}
 
 
 def test_a_source_can_weigh_its_own_roles() -> None:
@@ -95,6 +107,24 @@ def test_one_chunk_per_document_until_documents_run_out() -> None:
     assert [(h.chunk.path, h.chunk.ordinal) for h in ranked] == [("a.py", 0), ("b.py", 0), ("c.py", 0)]
     filled = RANKING.rank("q", candidates, 5)
     assert [(h.chunk.path, h.chunk.ordinal) for h in filled][3:] == [("a.py", 1), ("a.py", 2)]
+
+
+def test_a_document_scores_by_its_best_keyword_and_best_vector_match_even_in_different_chunks() -> None:
+    # a.py names the question's words in one window and means it in another; b.py half-matches both in one
+    candidates = [
+        hit("b.py", 0.8, sides=(0.8, 0.8)),
+        hit("a.py", 0.6, 1, sides=(0.0, 1.0)),
+        hit("a.py", 0.4, 0, sides=(1.0, 0.0)),
+        hit("c.py", 0.3, sides=(0.3, 0.3)),
+    ]
+    fused = RANKING.rank("q", candidates, 3, alpha=0.6)
+    assert [(h.chunk.path, h.chunk.ordinal) for h in fused] == [("a.py", 1), ("b.py", 0), ("c.py", 0)]
+    assert [h.score for h in fused] == pytest.approx([1.0, 0.8, 0.3])
+    # scores that are not fused from the two sides (a cross-encoder's): the best chunk decides
+    assert [h.chunk.path for h in RANKING.rank("q", candidates, 3)] == ["b.py", "a.py", "c.py"]
+    # the prior still applies to the fused document score
+    tests_first = [hit("tests/test_a.py", 0.9, sides=(1.0, 1.0)), hit("a.py", 0.5, sides=(0.5, 0.5))]
+    assert RANKING.rank("how does a work", tests_first, 1, alpha=0.6)[0].chunk.path == "a.py"
 
 
 def test_the_page_of_an_older_version_ranks_below_the_newer_unless_that_version_is_asked_for() -> None:
