@@ -5,15 +5,17 @@ this library but not in it" from "in it" (docs/benchmarks.md). A name the source
 mention can: "in loguru, how do I rotate…" asked of structlog's repository, "does jinja
 ship a RedisLoader" asked of Jinja's. A word counts as absent when it is
 
-- uncommon in English (common words like "guidance" or "survives" are just how people
-  write; a codebase need not use them), and neither shorthand the query spells out
-  ("cwd") nor a stand-in for the asker's own project ("mypkg", "myapp"),
+- uncommon in English, in any of its forms or spellings (common words like "guidance",
+  "survives", "binaries" or "normalise" are just how people write; a codebase need not use
+  them), and neither shorthand the query spells out ("cwd") nor a stand-in for the asker's
+  own project ("mypkg", "myapp"),
 - not the asker's own: a pasted error's paths, hosts, URLs, traceback frames and quoted
   values name their setup, not the subject, and so does "our …" ("-v clashes w/ our
   verbose flag"),
 - not in the candidates in another form ("annotating" where they say "annotations"),
 - not a typo: of a word in the candidates ("seperator" is "separator"), or of an English
-  word, with two letters swapped or one vowel for another ("recieve", "seperate"),
+  word, with two letters swapped, one vowel for another or a vowel left out ("recieve",
+  "seperate", "privatly"),
 - and matched by no chunk the asker may see (a one-term keyword query, inside the same
   filters as the question, so it works alike on every backend).
 
@@ -44,6 +46,8 @@ from knowledge.query import is_abbreviation, is_filler
 
 COMMON_ZIPF = 3.0
 """Words at or above this Zipf frequency in English (about once per million words) are ordinary prose."""
+VERY_COMMON_ZIPF = 5.0
+"""About once per 100,000 words: "every", "have", "from"."""
 MIN_LENGTH = 3
 _VOWELS = "aeiou"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -79,7 +83,7 @@ def _english():
 
 
 def is_common_english(word: str) -> bool:
-    return _english()(word, "en", wordlist="small") >= COMMON_ZIPF
+    return _english()(word, "en", wordlist="large") >= COMMON_ZIPF
 
 
 def typo_budget(word: str) -> int:
@@ -95,19 +99,53 @@ def candidate_terms(question: str) -> list[str]:
 
 
 def _ordinary(term: str) -> bool:
-    return is_filler(term) or is_abbreviation(term) or bool(_PLACEHOLDER.match(term)) or is_common_english(term)
+    return (
+        is_filler(term)
+        or is_abbreviation(term)
+        or bool(_PLACEHOLDER.match(term))
+        or any(is_common_english(form) for form in english_forms(term))
+    )
+
+
+# Inflections back to the word they inflect: ending, what replaces it.
+_INFLECTIONS = (
+    ("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
+    ("er", ""), ("er", "e"), ("est", ""), ("est", "e"), ("ly", ""),
+)  # fmt: skip
+# British spellings to American ones, which the English word list counts more often.
+_BRITISH = ((re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"), (re.compile(r"yse(s|d)?$"), r"yze\1"),
+            (re.compile(r"our(s|ed|ing)?$"), r"or\1"))  # fmt: skip
+
+
+def english_forms(term: str) -> set[str]:
+    """`term` and the words it may be a form of: its stem without an inflection ("binaries" →
+    "binary", "churns" → "churn", "narrowest" → "narrow"; "stopping" → "stop") and its American
+    spelling ("normalise" → "normalize")."""
+    forms = {term, *(pattern.sub(replacement, term) for pattern, replacement in _BRITISH)}
+    for word in list(forms):
+        for ending, replacement in _INFLECTIONS:
+            if word.endswith(ending) and len(base := word[: -len(ending)]) >= MIN_LENGTH:
+                forms.add(base + replacement)
+                if len(base) > MIN_LENGTH and base[-1] == base[-2] and base[-1] not in "ls":
+                    forms.add(base[:-1])  # a doubled consonant: "stopping" → "stop"
+    return forms
 
 
 def _misspelt_english(term: str) -> str | None:
     """The ordinary English word the commonest typos make of `term`: two neighbouring letters
-    swapped ("recieve" → "receive") or one vowel for another ("seperate" → "separate"). The
-    sources may hold the word only in another form ("received"), so this is checked on its own.
-    Other edits are not: one letter more or less turns names into words ("nushell" → "nutshell")."""
-    if len(term) < 5:
+    swapped ("recieve" → "receive"), one vowel for another ("seperate" → "separate") or a vowel
+    left out ("privatly" → "privately", "evry" → "every"). The sources may hold the word only in
+    another form ("received"), so this is checked on its own. Other edits are not: a consonant
+    more or less turns names into words ("nushell" → "nutshell"), and so does a vowel in a short
+    name ("pino" → "piano")."""
+    if len(term) < 4:
         return None
+    gaps = (term[:i] + v + term[i:] for i in range(1, len(term) + 1) for v in _VOWELS)
+    if len(term) < 5:  # "pino" is not "piano": only the commonest words lose a vowel this short
+        return next((word for word in gaps if _english()(word, "en", wordlist="large") >= VERY_COMMON_ZIPF), None)
     swaps = (term[:i] + term[i + 1] + term[i] + term[i + 2 :] for i in range(len(term) - 1))
     vowels = (term[:i] + v + term[i + 1 :] for i, c in enumerate(term) if c in _VOWELS for v in _VOWELS if v != c)
-    return next((word for word in (*swaps, *vowels) if is_common_english(word)), None)
+    return next((word for word in (*swaps, *vowels, *gaps) if is_common_english(word)), None)
 
 
 def _text(hits: Iterable[SearchHit]) -> str:

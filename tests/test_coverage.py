@@ -37,10 +37,16 @@ def test_a_pasted_error_s_paths_hosts_and_frames_are_the_askers_not_the_subject(
 
 
 def test_english_words_misspelt_the_common_ways_are_typos_not_names() -> None:
-    typos = unseen_terms("does the handler recieve it on a seperate thread", []).corrections
-    assert typos == {"recieve": "receive", "seperate": "separate"}
-    names = unseen_terms("does it ship a redis, nushell, gunicorn or nunjucks loader", []).names
-    assert names == ("redis", "nushell", "gunicorn", "nunjucks")
+    typos = unseen_terms("does the handler recieve it on a seperate thread, privatly, evry time", []).corrections
+    assert typos == {"recieve": "receive", "seperate": "separate", "privatly": "privately", "evry": "every"}
+    names = unseen_terms("does it ship a redis, nushell, gunicorn, pino or nunjucks loader", []).names
+    assert names == ("redis", "nushell", "gunicorn", "pino", "nunjucks")
+
+
+def test_forms_and_british_spellings_of_common_english_words_are_ordinary() -> None:
+    question = "our binaries: the docs churns, the narrowest match, does it normalise colours? nushell too"
+    assert candidate_terms(question) == ["nushell"]
+    assert candidate_terms("monkeypatches w/ croniter") == ["monkeypatches", "croniter"]
 
 
 def test_a_word_the_candidates_hold_in_another_form_is_seen_not_a_typo() -> None:
