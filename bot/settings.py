@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     search_k: int = 5
     search_candidates: int = 50
     """Index candidates the ranking stage orders per question."""
-    abstain_threshold: float = 0.35
+    abstain_threshold: float = 0.37
     absent_words_ceiling: float = 0.65
     """A question naming words no source holds abstains unless a passage's cosine reaches this; 0: never.
     Calibrated on the benchmark's dev splits (docs/benchmarks.md)."""
