@@ -5,8 +5,9 @@ quality. Three steps, each measured in docs/benchmarks.md:
 
 1. priors: a test, changelog, contributor or generated file counts for less than the
    implementation or the docs, unless the question asks about that role (roles.py); a
-   page kept for an older version beside the newer one counts for less, unless the
-   question names that version (versions.py);
+   question whose form leans to the code ("where is … enforced") or to the docs ("how do
+   i …") counts the other of the two for less; a page kept for an older version beside the
+   newer one counts for less, unless the question names that version (versions.py);
 2. one chunk per document: a document enters the top k once, with its best chunk, so
    five chunks of one wrong file cannot fill the top 5 (adding a bonus for a document's
    other matching chunks was measured and lost: long files won too often). Given the
@@ -27,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from knowledge.index import SearchHit
-from knowledge.roles import Role, file_role, roles_asked_about
+from knowledge.roles import Role, file_role, role_wanted, roles_asked_about
 from knowledge.versions import older_versions, versions_asked_about
 
 # Tuned on the dev split (docs/benchmarks.md); anything from 0.3 to 0.6 scores within one question.
@@ -41,6 +42,8 @@ ROLE_WEIGHTS: Mapping[Role, float] = {
 }
 
 OLDER_VERSION_WEIGHT = 0.5
+UNWANTED_SIDE_WEIGHT = 0.6
+"""The code when a question's form asks for the docs, and the other way round (dev: 0.4–0.6 tie)."""
 
 
 @dataclass(frozen=True)
@@ -62,14 +65,14 @@ class Ranking:
         """The top `k`, one chunk per document first. `alpha`: the fusion weight of the
         candidates' keyword and vector scores, to score documents by (none for scores that
         are not fused, such as a cross-encoder's: a document then scores by its best chunk)."""
-        asked = roles_asked_about(query)
+        asked, wanted = roles_asked_about(query), role_wanted(query)
         older = older_versions({hit.chunk.path for hit in candidates}, versions_asked_about(query))
         by_document: dict[tuple[str, str], list[SearchHit]] = {}
         for hit in sorted(candidates, key=lambda h: h.score, reverse=True):
             by_document.setdefault((hit.chunk.source, hit.chunk.document_id), []).append(hit)
         documents: list[list[SearchHit]] = []
         for hits in by_document.values():
-            weight = self._weight(hits[0], asked, older)  # a document's chunks share its path and source
+            weight = self._weight(hits[0], asked, wanted, older)  # a document's chunks share its path and source
             best = hits[0].score if alpha is None else _fused_best(hits, alpha)
             documents.append(
                 [replace(hits[0], score=best * weight), *(replace(h, score=h.score * weight) for h in hits[1:])]
@@ -82,13 +85,15 @@ class Ranking:
             ranked += [hit for hits in documents for hit in hits[self.per_document :]]
         return ranked[:k]
 
-    def _weight(self, hit: SearchHit, asked: frozenset[Role], older: set[str]) -> float:
+    def _weight(self, hit: SearchHit, asked: frozenset[Role], wanted: Role | None, older: set[str]) -> float:
         role = file_role(hit.chunk.path, hit.chunk.kind)
         if role in asked:
             weight = 1.0
         else:
             weights = self.source_role_weights.get(hit.chunk.source, {})
             weight = weights.get(role, self.role_weights.get(role, 1.0))
+        if wanted is not None and role in ("code", "docs") and role != wanted:
+            weight *= UNWANTED_SIDE_WEIGHT
         return weight * OLDER_VERSION_WEIGHT if hit.chunk.path in older else weight
 
     def abstains(self, hits: Sequence[SearchHit], absent: Sequence[str] = ()) -> bool:

@@ -79,3 +79,28 @@ _ASKS_ABOUT: dict[Role, re.Pattern[str]] = {
 def roles_asked_about(question: str) -> frozenset[Role]:
     """The roles a question names itself, whose files then keep their full weight."""
     return frozenset(role for role, pattern in _ASKS_ABOUT.items() if pattern.search(question))
+
+
+# "where is the timeout enforced", "which function decides", "is it hardcoded": the asker wants
+# the code. "how do i …", "any example": the asker wants the docs. Either is only a lean: a
+# question can want both, and then neither pattern decides.
+_WANTS_CODE = re.compile(
+    r"\bwhere(?:'s| is| are| does| do)\b.{0,60}\b(?:handled|defined|computed|calculated|set|checked|check|enforced"
+    r"|raised|thrown|printed|implemented|comes? from|coming from|decided?|decides|parsed|resolved|generated|built"
+    r"|happens?|stored|read|cached|done|lives?)\b"
+    r"|\bwhere(?:'s| is)\s+(?:that|this|the)\s+(?:check|logic|code|constant|default)\b"
+    r"|\bwhich (?:file|function|module|method|struct|class)\b|\bhard-?coded\b|\bunder the hood\b"
+    r"|\bimplementation\b|\bimplemented\b|\bsource code\b|\bcode path\b|\bbug\?|\bis that a bug\b|\bin the code\b",
+    re.IGNORECASE,
+)
+_WANTS_DOCS = re.compile(
+    r"\b(?:how (?:do|can|should) (?:i|we|you)|how to|examples?|docs?|documentation|guide|tutorial|recommended"
+    r"|best practices?|setup|set up|walkthrough|anyone have)\b",
+    re.IGNORECASE,
+)
+
+
+def role_wanted(question: str) -> Role | None:
+    """ "code" or "docs" when the question's form leans to one of them, else None."""
+    code, docs = bool(_WANTS_CODE.search(question)), bool(_WANTS_DOCS.search(question))
+    return "code" if code and not docs else "docs" if docs and not code else None

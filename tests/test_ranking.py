@@ -8,7 +8,7 @@ from knowledge.documents import Chunk
 from knowledge.index import SearchHit
 from knowledge.query import expand_query
 from knowledge.ranking import Ranking
-from knowledge.roles import file_role, roles_asked_about
+from knowledge.roles import file_role, role_wanted, roles_asked_about
 from knowledge.versions import versioned
 
 
@@ -92,6 +92,19 @@ def test_tests_and_changelogs_rank_below_the_implementation_unless_asked_about()
     assert roles_asked_about("how do the maintainers cut a release?") == {"meta", "changelog"}
     assert roles_asked_about("found a vuln, where do i report it privately") == {"meta"}
     assert roles_asked_about("opening a PR upstream, what do they want in it") == {"meta"}
+
+
+def test_a_question_that_asks_for_the_code_or_the_docs_counts_the_other_for_less() -> None:
+    assert role_wanted("where is the max size enforced? build keeps failing") == "code"
+    assert role_wanted("is the retry count hardcoded somewhere") == "code"
+    assert role_wanted("how do i turn on zsh completion for our cli") == "docs"
+    assert role_wanted("any example of a custom loader") == "docs"
+    assert role_wanted("how do i override it, and where is the default set?") is None  # both: no lean
+    assert role_wanted("does it retry on a 503") is None
+    candidates = [hit("docs/retries.md", 1.0), hit("src/retry.py", 0.8)]
+    assert RANKING.rank("where is the backoff computed", candidates, 1)[0].chunk.path == "src/retry.py"
+    assert RANKING.rank("how do i tune the backoff", candidates, 1)[0].chunk.path == "docs/retries.md"
+    assert RANKING.rank("backoff between retries", candidates, 1)[0].chunk.path == "docs/retries.md"
 
 
 def test_a_source_can_weigh_its_own_roles() -> None:
