@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
-from collections.abc import Sequence
+import threading
+import warnings
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -74,10 +77,13 @@ class SentenceTransformerEmbedder:
         # One dedicated thread: torch runs about twice as slow on threads other than
         # the first that used it, and asyncio.to_thread hands calls to any pool thread.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lorebot-embed")
+        self._single = TracedSingleText(self._model)
 
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1 and (vectors := self._single.embed(texts[0])) is not None:
+            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
         with self._precision(len(texts)):
             vectors = self._model.encode(
                 list(texts),
@@ -112,3 +118,80 @@ class SentenceTransformerEmbedder:
             batch = order[start : start + self.batch_size]
             vectors[batch] = await loop.run_in_executor(self._thread, self.embed_sync, [texts[i] for i in batch])
         return vectors
+
+
+class TracedSingleText:
+    """The model traced and frozen by TorchScript for one text at a time, the way a question is
+    embedded: 5–6 ms instead of 13–14 ms through `encode` on this project's 2 cores
+    (docs/benchmarks.md), since a frozen graph skips eager PyTorch's and sentence-transformers'
+    per-call overhead. One text has no padding, the one case it is traced for. It is traced on
+    first use (under a second), checked against `encode` on texts of other lengths, and not
+    used for a model it does not reproduce."""
+
+    PROBES = ("where is the retry limit set", "x", "how do i keep the sphinx :param: lines out of --help " * 8)
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self._lock = threading.Lock()
+        self._graph: _Graph | None = None
+        self._tried = False
+
+    def embed(self, text: str) -> np.ndarray | None:
+        """The (unnormalized) float32 row for `text`; None when there is no usable trace."""
+        with self._lock:
+            if not self._tried:
+                self._tried = True
+                self._graph = self._trace()
+        return None if self._graph is None else self._graph.embed(text)
+
+    def _trace(self) -> _Graph | None:
+        try:
+            graph = _Graph.trace(self._model, self.PROBES[0])
+            for probe in self.PROBES:
+                eager = self._model.encode([probe], convert_to_numpy=True, normalize_embeddings=True)[0]
+                traced = graph.embed(probe)
+                if traced is None or float(eager @ (traced[0] / np.linalg.norm(traced[0]))) < 0.99999:
+                    raise ValueError(f"the trace does not reproduce the model on {probe[:20]!r}")
+        except Exception as exc:  # any failure means: embed through encode, as before
+            logger.info("embedding one text at a time through sentence-transformers: %s", exc)
+            return None
+        return graph
+
+
+@dataclass(frozen=True)
+class _Graph:
+    module: Any
+    names: tuple[str, ...]
+    """The model's tensor inputs, in the order the module takes them."""
+    preprocess: Callable[[list[str]], dict[str, Any]]
+
+    @classmethod
+    def trace(cls, model: Any, example_text: str) -> _Graph:
+        import torch
+
+        preprocess = getattr(model, "preprocess", None) or model.tokenize  # sentence-transformers < 6: tokenize
+        example = preprocess([example_text])
+        names = tuple(name for name, value in example.items() if isinstance(value, torch.Tensor))
+        constants = {name: value for name, value in example.items() if name not in names}  # e.g. "modality"
+
+        class OneText(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+                return self.model({**constants, **dict(zip(names, tensors, strict=True))})["sentence_embedding"]
+
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on shape-specialized branches: checked by probes
+            module = torch.jit.freeze(torch.jit.trace(OneText().eval(), tuple(example[n] for n in names)))
+        return cls(module, names, preprocess)
+
+    def embed(self, text: str) -> np.ndarray | None:
+        import torch
+
+        features = self.preprocess([text])
+        if any(not isinstance(features.get(name), torch.Tensor) for name in self.names):
+            return None
+        with torch.inference_mode():
+            return self.module(*(features[name] for name in self.names)).float().numpy()

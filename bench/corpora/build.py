@@ -7,8 +7,9 @@ optionally pinned by its `sha256`. `build(name)` downloads it once, checks the
 digest when one is pinned, unpacks it without its top folder and commits it as a git
 repository whose `origin` is the project's real host, so lorebot's links take the host's
 own form. Question sets beside it: `dev.jsonl` (tuned on) and `test.jsonl` (reported,
-never tuned on). A corpus may have no `dev.jsonl` at all: it is never tuned on and serves
-only as an untuned check on the test split (`structlog`, `piscina`).
+never tuned on). A corpus may have only one of them: without `dev.jsonl` it is never tuned
+on and serves as an untuned check on the test split (`structlog`, `piscina`); without
+`test.jsonl` it only widens what is tuned on (`cobra`, `pino`, `dateutil`).
 
     python bench/corpora/build.py [NAME ...]   # build; prints each repository's path
 """
