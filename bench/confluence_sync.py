@@ -87,6 +87,9 @@ class HashEmbedder:
     def __init__(self) -> None:
         self.embedded = 0
 
+    async def prepare_for_questions(self) -> None:
+        """Nothing to prepare."""
+
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.embedded += len(texts)
         rows = [np.frombuffer(hashlib.sha512(t.encode()).digest(), dtype=np.uint8)[: self.dimension] for t in texts]

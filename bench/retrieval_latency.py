@@ -217,6 +217,7 @@ async def main() -> None:
     )
     settings = Settings()
     embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_batch_size)
+    await embedder.prepare_for_questions()  # as the Slack bot does at start
     await embedder.embed(["warm up the model"])
     reranker = CrossEncoderReranker(args.rerank_model) if args.rerank_model else None
     baseline = rss_mb()

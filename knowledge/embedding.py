@@ -8,7 +8,7 @@ import importlib.util
 import logging
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,11 @@ class Embedder(Protocol):
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One normalized float32 row per text."""
+        ...
+
+    async def prepare_for_questions(self) -> None:
+        """Make embedding one text as fast as it gets, for a process that answers many
+        questions (the Slack bot); a command that asks one question skips the cost."""
         ...
 
 
@@ -104,6 +109,9 @@ class SentenceTransformerEmbedder:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    async def prepare_for_questions(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._single.prepare)
+
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed on the model's own thread, one batch per turn.
 
@@ -124,9 +132,9 @@ class TracedSingleText:
     """The model traced and frozen by TorchScript for one text at a time, the way a question is
     embedded: 5–6 ms instead of 13–14 ms through `encode` on this project's 2 cores
     (docs/benchmarks.md), since a frozen graph skips eager PyTorch's and sentence-transformers'
-    per-call overhead. One text has no padding, the one case it is traced for. It is traced on
-    first use (under a second), checked against `encode` on texts of other lengths, and not
-    used for a model it does not reproduce."""
+    per-call overhead. One text has no padding, the one case it is traced for. It is traced by
+    `prepare` (under a second, so only a process that answers many questions does it), checked
+    against `encode` on texts of other lengths, and not used for a model it does not reproduce."""
 
     PROBES = ("where is the retry limit set", "x", "how do i keep the sphinx :param: lines out of --help " * 8)
 
@@ -136,13 +144,16 @@ class TracedSingleText:
         self._graph: _Graph | None = None
         self._tried = False
 
-    def embed(self, text: str) -> np.ndarray | None:
-        """The (unnormalized) float32 row for `text`; None when there is no usable trace."""
+    def prepare(self) -> None:
         with self._lock:
             if not self._tried:
                 self._tried = True
                 self._graph = self._trace()
-        return None if self._graph is None else self._graph.embed(text)
+
+    def embed(self, text: str) -> np.ndarray | None:
+        """The (unnormalized) float32 row for `text`; None until prepared, or without a usable trace."""
+        graph = self._graph
+        return None if graph is None else graph.embed(text)
 
     def _trace(self) -> _Graph | None:
         try:
@@ -182,7 +193,7 @@ class _Graph:
             def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
                 return self.model({**constants, **dict(zip(names, tensors, strict=True))})["sentence_embedding"]
 
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), _quiet("sentence_transformers", "transformers"):
             warnings.simplefilter("ignore")  # the tracer's notes on shape-specialized branches: checked by probes
             module = torch.jit.freeze(torch.jit.trace(OneText().eval(), tuple(example[n] for n in names)))
         return cls(module, names, preprocess)
@@ -195,3 +206,18 @@ class _Graph:
             return None
         with torch.inference_mode():
             return self.module(*(features[name] for name in self.names)).float().numpy()
+
+
+@contextlib.contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """The libraries' own loggers held to errors: tracing reads every attribute of the model,
+    deprecated ones too, and each logs a notice that means nothing to a lorebot operator."""
+    held = [logging.getLogger(name) for name in loggers]
+    levels = [each.level for each in held]
+    for each in held:
+        each.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for each, level in zip(held, levels, strict=True):
+            each.setLevel(level)

@@ -25,8 +25,9 @@ def test_a_model_that_cannot_be_loaded_offline_names_the_setting(tmp_path) -> No
         SentenceTransformerEmbedder("some-org/not-on-this-machine", 32)
 
 
-def test_one_text_is_embedded_through_a_frozen_trace_that_reproduces_the_model(embedder) -> None:
+async def test_one_text_is_embedded_through_a_frozen_trace_that_reproduces_the_model(embedder) -> None:
     texts = ["where is the retry limit set?", "x", "timeout " * 400]  # the last one is cut at 256 pieces
+    await embedder.prepare_for_questions()
     one_by_one = np.stack([embedder.embed_sync([text])[0] for text in texts])
     assert embedder._single._graph is not None  # the trace is what answered
     eager = embedder._model.encode(texts, convert_to_numpy=True, normalize_embeddings=True)
@@ -51,4 +52,5 @@ def test_a_trace_that_does_not_reproduce_the_model_is_not_used(embedder) -> None
             return -self.model.encode(texts, **options)
 
     single = TracedSingleText(Drifted(embedder._model))
+    single.prepare()
     assert single.embed("where is the retry limit set?") is None

@@ -58,11 +58,13 @@ async def serve(settings: Settings) -> None:
             stack.push_async_callback(scheduler.close)  # cancels syncs in flight, releasing their leases
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
+        answerer = await runtime.answerer()
+        await (await runtime.embedder()).prepare_for_questions()
         bot = build_slack_bot(
             client,
             runtime.conversations,
             runtime.claims,
-            await runtime.answerer(),
+            answerer,
             scopes,
             delivery_seconds=settings.slack_delivery_seconds,
             retention=timedelta(days=settings.event_retention_days),
