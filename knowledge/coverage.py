@@ -82,8 +82,12 @@ def _english():
     return zipf_frequency
 
 
+def _zipf(word: str) -> float:
+    return _english()(word, "en", wordlist="large")
+
+
 def is_common_english(word: str) -> bool:
-    return _english()(word, "en", wordlist="large") >= COMMON_ZIPF
+    return _zipf(word) >= COMMON_ZIPF
 
 
 def typo_budget(word: str) -> int:
@@ -103,7 +107,7 @@ def _ordinary(term: str) -> bool:
         is_filler(term)
         or is_abbreviation(term)
         or bool(_PLACEHOLDER.match(term))
-        or any(is_common_english(form) for form in english_forms(term))
+        or any(is_common_english(form) for form in _forms(term))
     )
 
 
@@ -113,11 +117,14 @@ _INFLECTIONS = (
     ("er", ""), ("er", "e"), ("est", ""), ("est", "e"), ("ly", ""),
 )  # fmt: skip
 # British spellings to American ones, which the English word list counts more often.
-_BRITISH = ((re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"), (re.compile(r"yse(s|d)?$"), r"yze\1"),
-            (re.compile(r"our(s|ed|ing)?$"), r"or\1"))  # fmt: skip
+_BRITISH = (
+    (re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"),
+    (re.compile(r"yse(s|d)?$"), r"yze\1"),
+    (re.compile(r"our(s|ed|ing)?$"), r"or\1"),
+)
 
 
-def english_forms(term: str) -> set[str]:
+def _forms(term: str) -> set[str]:
     """`term` and the words it may be a form of: its stem without an inflection ("binaries" →
     "binary", "churns" → "churn", "narrowest" → "narrow"; "stopping" → "stop") and its American
     spelling ("normalise" → "normalize")."""
@@ -142,7 +149,7 @@ def _misspelt_english(term: str) -> str | None:
         return None
     gaps = (term[:i] + v + term[i:] for i in range(1, len(term) + 1) for v in _VOWELS)
     if len(term) < 5:  # "pino" is not "piano": only the commonest words lose a vowel this short
-        return next((word for word in gaps if _english()(word, "en", wordlist="large") >= VERY_COMMON_ZIPF), None)
+        return next((word for word in gaps if _zipf(word) >= VERY_COMMON_ZIPF), None)
     swaps = (term[:i] + term[i + 1] + term[i] + term[i + 2 :] for i in range(len(term) - 1))
     vowels = (term[:i] + v + term[i + 1 :] for i, c in enumerate(term) if c in _VOWELS for v in _VOWELS if v != c)
     return next((word for word in (*swaps, *vowels, *gaps) if is_common_english(word)), None)

@@ -101,6 +101,6 @@ _WANTS_DOCS = re.compile(
 
 
 def role_wanted(question: str) -> Role | None:
-    """ "code" or "docs" when the question's form leans to one of them, else None."""
+    """The side, code or docs, the question's form leans to; None for neither or both."""
     code, docs = bool(_WANTS_CODE.search(question)), bool(_WANTS_DOCS.search(question))
     return "code" if code and not docs else "docs" if docs and not code else None
