@@ -299,6 +299,8 @@ class IndexContract:
             assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
             for hit in hits:
                 assert 0.0 <= hit.score <= 1.0 and 0.0 <= hit.keyword_score <= 1.0 and 0.0 <= hit.vector_score <= 1.0
+                # the ranking stage fuses a document's best side scores again, so they must add up
+                assert hit.score == pytest.approx(alpha * hit.vector_score + (1 - alpha) * hit.keyword_score, abs=1e-3)
                 assert -1.0 <= hit.similarity <= 1.0
             if alpha in (0.0, 1.0):  # one side only: its best candidate normalizes to 1
                 assert hits[0].score == pytest.approx(1.0)
