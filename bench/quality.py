@@ -10,7 +10,8 @@ index), and asked its questions of one split. Variants: `bm25` (keywords alone),
 lorebot answers with: hybrid candidates, then the ranking stage and abstention).
 
 Tune on `dev`; report `test`. A corpus without the chosen split is skipped with a note
-(`structlog` has no dev split: it is never tuned on, only checked on test). `--misses`
+(`structlog` and `piscina` have no dev split: they are never tuned on, only checked on test;
+`cobra`, `pino` and `dateutil` have no test split: they only widen what is tuned on). `--misses`
 lists each answerable question whose expected file is not in the top 5, with what came
 instead.
 """
