@@ -81,16 +81,17 @@ def roles_asked_about(question: str) -> frozenset[Role]:
     return frozenset(role for role, pattern in _ASKS_ABOUT.items() if pattern.search(question))
 
 
-# "where is the timeout enforced", "which function decides", "is it hardcoded": the asker wants
-# the code. "how do i …", "any example": the asker wants the docs. Either is only a lean: a
-# question can want both, and then neither pattern decides.
+# "where is the timeout enforced", "which function decides", "is it hardcoded", "bug or
+# intended?": the asker wants the code. "how do i …", "any example": the asker wants the docs.
+# Either is only a lean: a question can want both, and then neither pattern decides.
 _WANTS_CODE = re.compile(
     r"\bwhere(?:'s| is| are| does| do)\b.{0,60}\b(?:handled|defined|computed|calculated|set|checked|check|enforced"
     r"|raised|thrown|printed|implemented|comes? from|coming from|decided?|decides|parsed|resolved|generated|built"
     r"|happens?|stored|read|cached|done|lives?)\b"
     r"|\bwhere(?:'s| is)\s+(?:that|this|the)\s+(?:check|logic|code|constant|default)\b"
     r"|\bwhich (?:file|function|module|method|struct|class)\b|\bhard-?coded\b|\bunder the hood\b"
-    r"|\bimplementation\b|\bimplemented\b|\bsource code\b|\bcode path\b|\bbug\?|\bis that a bug\b|\bin the code\b",
+    r"|\bimplementation\b|\bimplemented\b|\bsource code\b|\bcode path\b|\bbug\?|\bis that a bug\b|\bin the code\b"
+    r"|\bintended\b|\bon purpose\b|\bby design\b|\bbug or\b|\bis there a reason\b",
     re.IGNORECASE,
 )
 _WANTS_DOCS = re.compile(

@@ -97,6 +97,7 @@ def test_tests_and_changelogs_rank_below_the_implementation_unless_asked_about()
 def test_a_question_that_asks_for_the_code_or_the_docs_counts_the_other_for_less() -> None:
     assert role_wanted("where is the max size enforced? build keeps failing") == "code"
     assert role_wanted("is the retry count hardcoded somewhere") == "code"
+    assert role_wanted("it drops the trailing slash, bug or intended?") == "code"
     assert role_wanted("how do i turn on zsh completion for our cli") == "docs"
     assert role_wanted("any example of a custom loader") == "docs"
     assert role_wanted("how do i override it, and where is the default set?") is None  # both: no lean
