@@ -92,8 +92,9 @@ def is_common_english(word: str) -> bool:
 
 def typo_budget(word: str) -> int:
     """Edits a misspelling of `word` may be away from the real word: none for short words,
-    whose near neighbours are other words ("cwd" / "cmd")."""
-    return 0 if len(word) < 5 else 1 if len(word) <= 7 else 2
+    whose near neighbours are other words ("cwd" / "cmd"), and one up to eight letters, where
+    two would make a library of a word ("promptui" / "prompted")."""
+    return 0 if len(word) < 5 else 1 if len(word) <= 8 else 2
 
 
 def candidate_terms(question: str) -> list[str]:

@@ -43,6 +43,15 @@ def test_english_words_misspelt_the_common_ways_are_typos_not_names() -> None:
     assert names == ("redis", "nushell", "gunicorn", "pino", "nunjucks")
 
 
+def test_a_name_two_edits_from_a_candidates_word_is_not_its_typo_unless_long() -> None:
+    prompts = Chunk("repo", "prompt.go", 0, "code", "prompt.go", "https://x/prompt.go", "prompt.go", "prompted twice")
+    held = [SearchHit(prompts, 1.0)]
+    assert unseen_terms("like survey or promptui?", held).names == ("promptui",)  # a library, not "prompted"
+    annotations = Chunk("repo", "typing.md", 0, "code", "Typing", "https://x/typing", "typing.md", "Type annotations")
+    long_typo = unseen_terms("tips for anotatoins?", [SearchHit(annotations, 1.0)]).corrections
+    assert long_typo == {"anotatoins": "annotations"}  # ten letters: two edits (one left out, two swapped)
+
+
 def test_forms_and_british_spellings_of_common_english_words_are_ordinary() -> None:
     question = "our binaries: the docs churns, the narrowest match, does it normalise colours? nushell too"
     assert candidate_terms(question) == ["nushell"]
