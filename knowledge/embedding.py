@@ -88,7 +88,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) == 1 and (vectors := self._single.embed(texts[0])) is not None:
-            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+            return _normalized(vectors)
         with self._precision(len(texts)):
             vectors = self._model.encode(
                 list(texts),
@@ -96,8 +96,7 @@ class SentenceTransformerEmbedder:
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        vectors = vectors.astype(np.float32, copy=False)  # normalized here, once, in float32 whatever ran
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        return _normalized(vectors.astype(np.float32, copy=False))  # once, in float32 whatever ran
 
     def _precision(self, texts: int) -> contextlib.AbstractContextManager[object]:
         """bfloat16 for a batch where the CPU computes it natively: a sync embeds 2.2–2.4× as
@@ -126,6 +125,11 @@ class SentenceTransformerEmbedder:
             batch = order[start : start + self.batch_size]
             vectors[batch] = await loop.run_in_executor(self._thread, self.embed_sync, [texts[i] for i in batch])
         return vectors
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length."""
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
 
 
 class TracedSingleText:
@@ -161,7 +165,7 @@ class TracedSingleText:
             for probe in self.PROBES:
                 eager = self._model.encode([probe], convert_to_numpy=True, normalize_embeddings=True)[0]
                 traced = graph.embed(probe)
-                if traced is None or float(eager @ (traced[0] / np.linalg.norm(traced[0]))) < 0.99999:
+                if traced is None or float(eager @ _normalized(traced)[0]) < 0.99999:
                     raise ValueError(f"the trace does not reproduce the model on {probe[:20]!r}")
         except Exception as exc:  # any failure means: embed through encode, as before
             logger.info("embedding one text at a time through sentence-transformers: %s", exc)

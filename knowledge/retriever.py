@@ -119,6 +119,7 @@ class Retriever:
     ) -> Retrieval:
         started = time.perf_counter()
         query = validate_query(query)
+        alpha = self.alpha if alpha is None else alpha  # the same weight finds and ranks the candidates
         vector = await self._embed(query)
         n = max(k, self.ranking.candidates)
         candidates = await self._candidates(query, vector, n, filters, alpha)
@@ -126,7 +127,7 @@ class Retriever:
         if unseen.corrections:
             candidates = await self._candidates(query, vector, n, filters, alpha, unseen.corrections.values())
         if self.reranker is None:
-            hits = self.ranking.rank(query, candidates, k, self.alpha if alpha is None else alpha)
+            hits = self.ranking.rank(query, candidates, k, alpha)
         else:
             reranked = await rerank(self.reranker, query, candidates, max(k, self.rerank_depth))
             hits = self.ranking.rank(query, reranked, k)
