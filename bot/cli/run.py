@@ -50,6 +50,9 @@ async def serve(settings: Settings) -> None:
             await stack.enter_async_context(http_server(settings.http_host, settings.http_port, readiness, registry))
         readiness.add("database", database_check(runtime.engine))
         readiness.add("index", index_check(runtime.index))
+        # Before any sync takes a lease: tracing the model holds the interpreter for a while,
+        # and a lease not renewed meanwhile would be taken over by another replica.
+        await (await runtime.embedder()).prepare_for_questions()
         if runtime.sources:
             scheduler = SyncScheduler(
                 await runtime.sync_service(), runtime.schedules, settings.sync_jitter_seconds, runtime.metrics
@@ -58,13 +61,11 @@ async def serve(settings: Settings) -> None:
             stack.push_async_callback(scheduler.close)  # cancels syncs in flight, releasing their leases
         else:
             logger.warning("no sources configured (REPOS, CONFLUENCE_*): answering from the index as it is")
-        answerer = await runtime.answerer()
-        await (await runtime.embedder()).prepare_for_questions()
         bot = build_slack_bot(
             client,
             runtime.conversations,
             runtime.claims,
-            answerer,
+            await runtime.answerer(),
             scopes,
             delivery_seconds=settings.slack_delivery_seconds,
             retention=timedelta(days=settings.event_retention_days),
