@@ -57,13 +57,16 @@ MAX_ANSWER_TOKENS = 1024
 _DONT_KNOW = re.compile(
     r"\bi\s+(?:don['’]?t|do\s+not)\s+know\b"
     r"|\bi\s+(?:could\s*not|couldn['’]t|cannot|can['’]t)\s+(?:find|tell|answer|see)\b"
+    r"|\bi(?:\s+am|['’]m|\s+was)\s+(?:not\s+able|unable)\s+to\s+(?:find|tell|answer|see)\b"
     r"|\b(?:the\s+)?(?:provided\s+|given\s+|available\s+)?(?:sources|documents|context|passages)\s+"
     r"(?:do\s+not|don['’]t|does\s+not|doesn['’]t)\s+(?:seem\s+to\s+)?"
     r"(?:cover|answer|contain|say|mention|describe|specify|include|provide|explain|address|show)\b"
     r"|\b(?:not|never)\s+(?:mentioned|covered|described|documented|addressed|specified)\s+(?:in|by)\s+the\s+"
     r"(?:provided\s+|given\s+)?(?:sources|documents|context)\b"
     r"|\bnone\s+of\s+the\s+(?:provided\s+)?sources\b"
-    r"|\bthere\s+is\s+no\s+(?:mention|information|indication)\b",
+    r"|\b(?:sources|documents|context|passages)\s+(?:contain|have|give|provide)\s+no\s+"
+    r"(?:mention|information|details?|indication)\b"
+    r"|\bthere(?:\s+is|['’]s)\s+no\s+(?:mention|information|indication)\b",
     re.IGNORECASE,
 )
 _FIRST_SENTENCE = re.compile(r"^.*?(?:[.!?](?=\s)|\n|$)", re.DOTALL)
