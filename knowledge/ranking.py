@@ -5,8 +5,9 @@ quality. Three steps, each measured in docs/benchmarks.md:
 
 1. priors: a test, changelog, contributor or generated file counts for less than the
    implementation or the docs, unless the question asks about that role (roles.py); a
-   question whose form leans to the code ("where is … enforced") or to the docs ("how do
-   i …") counts the other of the two for less; a page kept for an older version beside the
+   question whose form leans to the code ("where is … enforced"), to the docs ("how do
+   i …") or to a test ("is there a test for …") counts the others of the code and docs for
+   less; a page kept for an older version beside the
    newer one counts for less, unless the question names that version (versions.py);
 2. one chunk per document: a document enters the top k once, with its best chunk, so
    five chunks of one wrong file cannot fill the top 5 (adding a bonus for a document's
@@ -43,7 +44,8 @@ ROLE_WEIGHTS: Mapping[Role, float] = {
 
 OLDER_VERSION_WEIGHT = 0.5
 UNWANTED_SIDE_WEIGHT = 0.6
-"""The code when a question's form asks for the docs, and the other way round (dev: 0.4–0.6 tie)."""
+"""The code when a question's form asks for the docs, the other way round, and both when it asks
+for a test (dev: 0.4–0.6 tie)."""
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,18 @@ _WANTS_DOCS = re.compile(
 )
 
 
+# "is there a test for …", "do we have a test that …": the asker wants a test, not what it tests.
+_WANTS_TEST = re.compile(
+    r"\b(?:is there|are there|do we have|any|which|what)\s+(?:a |an |some )?(?:unit |integration |regression )?"
+    r"tests?\b",
+    re.IGNORECASE,
+)
+
+
 def role_wanted(question: str) -> Role | None:
-    """The side, code or docs, the question's form leans to; None for neither or both."""
+    """The side the question's form leans to: a test, or else the code or the docs; None for
+    neither or both."""
+    if _WANTS_TEST.search(question):
+        return "test"
     code, docs = bool(_WANTS_CODE.search(question)), bool(_WANTS_DOCS.search(question))
     return "code" if code and not docs else "docs" if docs and not code else None

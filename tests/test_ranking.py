@@ -108,6 +108,15 @@ def test_a_question_that_asks_for_the_code_or_the_docs_counts_the_other_for_less
     assert RANKING.rank("backoff between retries", candidates, 1)[0].chunk.path == "docs/retries.md"
 
 
+def test_a_question_for_a_test_counts_what_it_tests_for_less() -> None:
+    assert role_wanted("is there a test for the retry backoff?") == "test"
+    assert role_wanted("do we have a unit test where the default is set") == "test"  # a test wins over code
+    assert role_wanted("how do i test my retry wrapper") == "docs"
+    candidates = [hit("src/retry.py", 1.0), hit("tests/test_retry.py", 0.8)]
+    assert RANKING.rank("is there a test for the backoff", candidates, 1)[0].chunk.path == "tests/test_retry.py"
+    assert RANKING.rank("does the backoff have tests", candidates, 1)[0].chunk.path == "src/retry.py"
+
+
 def test_a_source_can_weigh_its_own_roles() -> None:
     ranking = Ranking(candidates=50, abstain_threshold=0.35, source_role_weights={"specs": {"test": 1.0}})
     for source, best in (("specs", "spec/payments.md"), ("repo", "src/payments.py")):
