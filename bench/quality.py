@@ -74,7 +74,8 @@ async def run_corpus(corpus: Corpus, split: str, variants: Sequence[str]) -> lis
         return [Run(corpus.name, variant, await evaluate(retriever, variant, questions)) for variant in variants]
 
 
-def table(runs: Sequence[Run]) -> str:
+def table(runs: Sequence[Run], abstaining: Sequence[str] = ("final",)) -> str:
+    """A row per corpus and variant (and overall); the `abstaining` variants also show abstention."""
     header = (
         f"| {'corpus':<11} | {'variant':<8} | r@1   | r@5   | r@10  | MRR@10 | code r@5 "
         "| answerable abstained | unanswerable abstained |"
@@ -89,7 +90,7 @@ def table(runs: Sequence[Run]) -> str:
     for name, variant, results in rows:
         m = metrics(results)
         abstention = ""
-        if variant == "final":
+        if variant in abstaining:
             abstention = (
                 f"{m['answerable_abstained']:.0f}/{m['answerable']:.0f}",
                 f"{m['unanswerable_abstained']:.0f}/{m['unanswerable']:.0f}",

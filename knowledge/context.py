@@ -4,8 +4,8 @@ Chunks are as small as the embedder's window (chunking/text.py), so a long funct
 indexed as several windows and the best hit may be its middle. Search is better for it;
 an LLM answering from that window alone would miss the function's signature or its end.
 Before the prompt, each hit takes in its neighbouring windows of the same symbol (the same
-function, class or section), nearest first, up to `CONTEXT_CHARS`. The citation still
-links to the lines that matched.
+function, class or section of a file) or of the same section of a Confluence page, nearest
+first, up to `CONTEXT_CHARS`. The citation still links to the lines that matched.
 """
 
 from __future__ import annotations
@@ -38,25 +38,35 @@ async def in_context(index: SearchIndex, hits: Sequence[SearchHit]) -> list[Sear
 
 async def _widened(index: SearchIndex, hit: SearchHit) -> SearchHit:
     chunk = hit.chunk
-    if len(chunk.text) >= CONTEXT_CHARS or not _whole_lines(chunk):
+    part = _part_of(chunk)
+    if len(chunk.text) >= CONTEXT_CHARS or part is None:
         return hit
     around = await index.neighbours(chunk, REACH)
     if not any(c.ordinal == chunk.ordinal and c.hash == chunk.hash for c in around):
         return hit  # the document changed since it was searched: its windows may no longer fit
-    nearby = {c.ordinal: c for c in around if c.symbol == chunk.symbol and _whole_lines(c)}
+    join = _joined_paragraphs if chunk.kind == "page" else _joined
+    nearby = {c.ordinal: c for c in around if _part_of(c) == part}
     kept, growing = [chunk], {-1: True, 1: True}
     for distance in range(1, REACH + 1):
         for side in (-1, 1):
             neighbour = nearby.get(chunk.ordinal + side * distance)
-            if growing[side] and neighbour is not None and len(_joined([*kept, neighbour])) <= CONTEXT_CHARS:
+            if growing[side] and neighbour is not None and len(join([*kept, neighbour])) <= CONTEXT_CHARS:
                 kept.append(neighbour)
             else:
                 growing[side] = False  # contiguous only: a gap or another symbol ends this side
-    return replace(hit, chunk=replace(chunk, text=_joined(kept))) if len(kept) > 1 else hit
+    return replace(hit, chunk=replace(chunk, text=join(kept))) if len(kept) > 1 else hit
+
+
+def _part_of(chunk: Chunk) -> tuple[str, str] | None:
+    """What the windows read with a chunk share with it: a page's section (its anchored link),
+    or a file's symbol; None for a chunk read alone (a cut long line)."""
+    if chunk.kind == "page":
+        return "section", chunk.url
+    return ("symbol", chunk.symbol) if _whole_lines(chunk) else None
 
 
 def _whole_lines(chunk: Chunk) -> bool:
-    """Whether the chunk's text is its lines `start_line`..`end_line` (not a cut long line, not a page)."""
+    """Whether the chunk's text is its lines `start_line`..`end_line` (not a cut long line)."""
     if chunk.start_line is None or chunk.end_line is None:
         return False
     return chunk.text.count("\n") == chunk.end_line - chunk.start_line
@@ -70,3 +80,8 @@ def _joined(chunks: Sequence[Chunk]) -> str:
         for number, line in enumerate(chunk.text.split("\n"), chunk.start_line):
             lines.setdefault(number, line)  # the first chunk (the hit) wins where lines repeat
     return "\n".join(lines.get(n, "") for n in range(min(lines), max(lines) + 1))
+
+
+def _joined_paragraphs(chunks: Sequence[Chunk]) -> str:
+    """A page section's windows in order: they split it at paragraphs, without overlap."""
+    return "\n\n".join(chunk.text for chunk in sorted(chunks, key=lambda c: c.ordinal))

@@ -8,6 +8,7 @@ from knowledge.context import CONTEXT_CHARS, in_context
 from knowledge.index import SearchHit
 from tests.slack_harness import build_index
 from tests.test_chunking import code
+from tests.test_confluence_parser import page
 
 
 def ledger(steps: int) -> str:
@@ -75,5 +76,21 @@ async def test_a_document_changed_since_the_search_is_not_stitched_to_its_new_ve
             "widgets", "billing/ledger.py", changed, await embedder.embed([c.embedding_text for c in changed])
         )
         assert await in_context(index, [middle]) == [middle]  # answered from the window that was found
+    finally:
+        await index.close()
+
+
+async def test_a_hit_inside_a_long_page_section_is_read_with_the_rest_of_the_section(tmp_path, embedder) -> None:
+    steps = "".join(f"<p>Step {n}: drain the replica in zone {n}, wait for its queue to empty.</p>" for n in range(40))
+    chunks = chunk_document(page(f"<h2>Failover</h2>{steps}<h2>Rollback</h2><p>Revert the last release.</p>"))
+    section = [c for c in chunks if c.anchor.endswith("Failover")]
+    assert len(section) >= 3 and all(len(c.text) <= WINDOW_CHARS for c in section)
+    index = await build_index(tmp_path, embedder, chunks)
+    try:
+        middle = SearchHit(section[1], 1.0)
+        [widened] = await in_context(index, [middle])
+        assert widened.chunk.text.startswith(section[0].text) and section[-1].text in widened.chunk.text
+        assert "Revert the last release" not in widened.chunk.text  # the next section is not this one
+        assert widened.chunk.url == middle.chunk.url
     finally:
         await index.close()
