@@ -24,6 +24,7 @@ class TestSqliteIndex(IndexContract):
 
 class TestWeaviateIndex(IndexContract):
     atomic_replace = False  # no transactions: a replace inserts the new version, then deletes the old
+    snapshot_reads = False  # a query picks its candidates, then reads them (knowledge/index/weaviate.py)
 
     @pytest.fixture
     async def store(self, weaviate_server, embedder):

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from knowledge.context import in_context
-from knowledge.index import SearchHit, SearchIndexUnavailable
+from knowledge.index import SearchFilters, SearchHit, SearchIndexUnavailable
 from knowledge.index.fusion import KEYWORD_FIELD_WEIGHTS
-from tests.index_contract import DOCUMENTS, MODEL, code_chunk, fill, page_chunk
+from tests.index_contract import DOCUMENTS, MODEL, code_chunk, fill, page_chunk, release_notes, write_release_notes
 from tests.weaviate_server import SMALL_QUERY_MAXIMUM_RESULTS, fresh_collection
 
 
@@ -189,6 +189,29 @@ async def test_settings_carry_the_grpc_url_to_the_index(weaviate_server, monkeyp
     finally:
         await index.clear()
         await runtime.close()
+
+
+async def test_a_replace_makes_the_whole_new_version_searchable_before_deleting_the_old(handle, corpus, embedder):
+    """The order a replace keeps, seen from the server at the moment the old version starts to
+    go: the new version whole beside the old (queries are not snapshots, so the contract's
+    concurrent readers cannot check this on Weaviate)."""
+    vector = corpus.embed("release notes")
+    await handle.bind_model(MODEL, embedder.dimension)
+    await write_release_notes(handle, ["alpha"], vector, range(2, 3))  # v2: three chunks
+    seen: list[set[str]] = []
+    delete = handle._delete
+
+    async def seeing_then_deleting(where) -> None:
+        hits = await handle.query("release notes", vector, 50, 0.5, SearchFilters(sources=("notes",)))
+        seen.append({hit.chunk.text for hit in hits})
+        await delete(where)
+
+    handle._delete = seeing_then_deleting  # a spy: the real delete runs
+    await write_release_notes(handle, ["alpha"], vector, range(3, 4))  # v3: four chunks
+    old, new = ({chunk.text for chunk in release_notes("alpha", n)} for n in (2, 3))
+    assert seen == [old | new]
+    final = await handle.query("release notes", vector, 50, 0.5, SearchFilters(sources=("notes",)))
+    assert {hit.chunk.text for hit in final} == new
 
 
 async def test_a_closed_handle_connects_again(handle, corpus, embedder):

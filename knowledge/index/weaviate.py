@@ -5,12 +5,19 @@ collection remembers the embedding model and dimension. The schema, object ids, 
 query and error kinds are in weaviate_schema.py.
 
 Replacing a document inserts the new chunks first and deletes the old ones after, so a
-document never vanishes from search while it is replaced. Weaviate has no transactions,
-though, so a reader can see a half-replaced document: between the two steps it finds old
-and new chunks side by side (the same passage can come back twice, once per version), and
-while a large document is inserted or deleted in batches, part of the new chunks beside
-all of the old, or all of the new beside part of the old. An unchanged chunk keeps its
-object id (the id covers everything stored), so re-sending it rewrites nothing.
+query that starts once the new chunks are in finds a whole version. Weaviate has no
+transactions, though, so a reader can see a half-replaced document: between the two steps
+it finds old and new chunks side by side (the same passage can come back twice, once per
+version), and while a large document is inserted or deleted in batches, part of the new
+chunks beside all of the old, or all of the new beside part of the old. Nor is a query a
+snapshot: the server picks its candidates first (the filter's allow list, the BM25 postings,
+the vectors) and reads their objects after (v1.39 `Shard.ObjectSearch`,
+`Shard.ObjectVectorSearch`). A query that stalls between the two while a whole replace
+runs (the new chunks inserted after its allow list, the old deleted before its reads)
+misses that document, wholly or in part, and no order of writes avoids it. On a loaded
+server it takes a stall of a few milliseconds; the next query finds the document. An
+unchanged chunk keeps its object id (the id covers everything stored), so re-sending it
+rewrites nothing.
 
 Other handles may delete the collections at any time (`clear()` in another process, for
 `lorebot sync --full`). Reads then answer as an empty index; writes create the collections
