@@ -30,7 +30,7 @@ from corpora.build import WORK, Corpus, build, corpora
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives, roles
 from markdown_it import MarkdownIt
-from quality import K, Run, settings_for, table
+from quality import K, Run, settings_for, synced, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -213,17 +213,11 @@ async def run_corpus(corpus: Corpus, split: str) -> list[Run]:
             sources=[],
         )
         async with open_runtime(settings) as runtime:
-            (summary,) = await (await runtime.sync_service()).sync()
-            if summary.error:
-                raise SystemExit(f"{corpus.name}: Confluence sync failed: {summary.error}")
-            stats = await runtime.index.stats()
-            print(
-                f"{corpus.name}: {len(pages)} docs files as pages, {stats.chunks} chunks "
-                f"({summary.chunks_embedded} embedded now); {len(questions)} {split} questions"
-            )
+            held = await synced(runtime, f"{corpus.name} as Confluence pages")
+            print(f"{corpus.name}: {len(pages)} docs files as pages: {held}; {len(questions)} {split} questions")
             confluence = await ask(await runtime.retriever(), questions, pages)
     async with open_runtime(settings_for(corpus)) as runtime:
-        await (await runtime.sync_service()).sync()
+        await synced(runtime, corpus.name)
         repository = await ask(await runtime.retriever(), questions, {})
     return [Run(corpus.name, "repo", repository), Run(corpus.name, "pages", confluence)]
 

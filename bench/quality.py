@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from corpora.build import WORK, Corpus, build, corpora
 
-from bot.runtime import open_runtime
+from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from knowledge.evaluation import EvalQuestion, EvalResult, load_questions, metrics
 from knowledge.retriever import Retriever
@@ -59,18 +59,19 @@ async def evaluate(retriever: Retriever, variant: str, questions: Sequence[EvalQ
     return results
 
 
+async def synced(runtime: Runtime, name: str) -> str:
+    """Sync the runtime's one source now and say what its index holds; exit if the sync failed."""
+    (summary,) = await (await runtime.sync_service()).sync()
+    if summary.error:
+        raise SystemExit(f"{name}: sync failed: {summary.error}")
+    stats = await runtime.index.stats()
+    return f"{stats.documents} documents, {stats.chunks} chunks ({summary.chunks_embedded} embedded now)"
+
+
 async def run_corpus(corpus: Corpus, split: str, variants: Sequence[str]) -> list[Run]:
-    settings = settings_for(corpus)
     questions = load_questions(corpus.questions(split))
-    async with open_runtime(settings) as runtime:
-        (summary,) = await (await runtime.sync_service()).sync()
-        if summary.error:
-            raise SystemExit(f"{corpus.name}: sync failed: {summary.error}")
-        stats = await runtime.index.stats()
-        print(
-            f"{corpus.name}: {stats.documents} files, {stats.chunks} chunks "
-            f"({summary.chunks_embedded} embedded now); {len(questions)} {split} questions"
-        )
+    async with open_runtime(settings_for(corpus)) as runtime:
+        print(f"{corpus.name}: {await synced(runtime, corpus.name)}; {len(questions)} {split} questions")
         retriever = await runtime.retriever()
         return [Run(corpus.name, variant, await evaluate(retriever, variant, questions)) for variant in variants]
 
