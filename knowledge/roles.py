@@ -102,9 +102,11 @@ _WANTS_DOCS = re.compile(
 
 
 # "is there a test for …", "do we have a test that …": the asker wants a test, not what it tests.
+# "is there a test runner / client / mode" asks for a testing feature instead, in the code and docs.
 _WANTS_TEST = re.compile(
     r"\b(?:is there|are there|do we have|any|which|what)\s+(?:a |an |some )?(?:unit |integration |regression )?"
-    r"tests?\b",
+    r"tests?\b(?!\s+(?:runners?|helpers?|clients?|modes?|utilit\w*|harness\w*|frameworks?|tools?|commands?"
+    r"|servers?|apis?|setup|env\w*)\b)",
     re.IGNORECASE,
 )
 

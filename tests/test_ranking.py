@@ -112,6 +112,7 @@ def test_a_question_for_a_test_counts_what_it_tests_for_less() -> None:
     assert role_wanted("is there a test for the retry backoff?") == "test"
     assert role_wanted("do we have a unit test where the default is set") == "test"  # a test wins over code
     assert role_wanted("how do i test my retry wrapper") == "docs"
+    assert role_wanted("is there a test client for the cli?") is None  # a testing feature, not a test
     candidates = [hit("src/retry.py", 1.0), hit("tests/test_retry.py", 0.8)]
     assert RANKING.rank("is there a test for the backoff", candidates, 1)[0].chunk.path == "tests/test_retry.py"
     assert RANKING.rank("does the backoff have tests", candidates, 1)[0].chunk.path == "src/retry.py"
