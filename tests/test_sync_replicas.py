@@ -64,12 +64,14 @@ async def test_two_replicas_never_sync_one_source_at_once(fake: FakeSlack, postg
 
 @pytest.fixture
 def stalling_confluence() -> Iterator[FakeConfluence]:
-    """A Confluence whose first answer comes after 20 s: whoever syncs first hangs holding the lease."""
+    """A Confluence that answers nothing until released: whoever syncs first hangs holding the
+    lease, however long the other replica takes to start (not a fixed delay a slow start outlasts)."""
     with FakeConfluence() as server:
         server.add_space("ENG", "Engineering")
         server.add_page("ENG", "Release Process", "<p>Tag main and let CI publish.</p>", when=days_ago(3))
-        server.fail(status=0, delay=20)
+        server.hold()
         yield server
+        server.release()
 
 
 async def test_a_killed_lease_holder_is_taken_over_after_its_lease_expires(
@@ -104,6 +106,7 @@ async def test_a_killed_lease_holder_is_taken_over_after_its_lease_expires(
         survivor = next(r for r in replicas if r is not holder)
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
+        confluence.release()
 
         async def survivor_synced_it() -> bool:
             return any(ran_in(run.holder, survivor.pid) and run.finished for run in await recorded_runs(postgres_url))

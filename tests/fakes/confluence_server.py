@@ -91,6 +91,8 @@ class FakeConfluence:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._held = threading.Event()  # set: answering; `hold` clears it
+        self._held.set()
         self._next_id = 1000
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -166,6 +168,14 @@ class FakeConfluence:
         with self._lock:
             self._faults.extend(Fault(status, retry_after, delay, path) for _ in range(count))
 
+    def hold(self) -> None:
+        """From now on every request waits, until `release()`: a Confluence that stopped answering."""
+        self._held.clear()
+
+    def release(self) -> None:
+        """Answer the waiting requests, and every later one."""
+        self._held.set()
+
     def calls(self, path: str = "") -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if path in r.path]
@@ -222,6 +232,8 @@ class FakeConfluence:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        while not self._held.is_set():  # set from the test's thread
+            await asyncio.sleep(0.05)
         with self._lock:
             fault = next((f for f in self._faults if f.path in request.path), None)
             if fault:
