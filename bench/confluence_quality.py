@@ -22,6 +22,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path, PurePosixPath
 
 import docutils.core
@@ -94,9 +95,10 @@ _REFERENCE_ROLES = (
 ).split()
 
 
+@cache
 def _sphinx_markup() -> None:
     """What docutils does not know of Sphinx: its code directives, its prose directives and its
-    cross-reference roles, so their text reaches the page instead of vanishing."""
+    cross-reference roles, so their text reaches the page instead of vanishing (registered once)."""
     for name in _CODE_DIRECTIVES:
         directives.register_directive(name, _Literal)
     for name in _PROSE_DIRECTIVES:

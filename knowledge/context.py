@@ -44,7 +44,7 @@ async def _widened(index: SearchIndex, hit: SearchHit) -> SearchHit:
     around = await index.neighbours(chunk, REACH)
     if not any(c.ordinal == chunk.ordinal and c.hash == chunk.hash for c in around):
         return hit  # the document changed since it was searched: its windows may no longer fit
-    join = _joined_paragraphs if chunk.kind == "page" else _joined
+    join = _joined_paragraphs if part[0] == "section" else _joined
     nearby = {c.ordinal: c for c in around if _part_of(c) == part}
     kept, growing = [chunk], {-1: True, 1: True}
     for distance in range(1, REACH + 1):

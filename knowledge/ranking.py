@@ -7,8 +7,8 @@ quality. Three steps, each measured in docs/benchmarks.md:
    implementation or the docs, unless the question asks about that role (roles.py); a
    question whose form leans to the code ("where is … enforced"), to the docs ("how do
    i …") or to a test ("is there a test for …") counts the others of the code and docs for
-   less; a page kept for an older version beside the
-   newer one counts for less, unless the question names that version (versions.py);
+   less; a page kept for an older version beside the newer one counts for less, unless the
+   question names that version (versions.py);
 2. one chunk per document: a document enters the top k once, with its best chunk, so
    five chunks of one wrong file cannot fill the top 5 (adding a bonus for a document's
    other matching chunks was measured and lost: long files won too often). Given the
