@@ -228,6 +228,22 @@ def test_long_lines_never_make_giant_chunks() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("content", "first_kept"),
+    [
+        ("#!/usr/bin/env python\n# Copyright (c) 2024 Acme Corp.\n# All rights reserved.\n\nimport os\n", 5),
+        ('# Copyright 2024 Acme\n"""Widgets."""\n', 2),
+        ("# Licensing: checks customer license keys.\nimport os\n", 1),  # about licenses, not one
+        ("# SPDX-License-Identifier: MIT\n", 1),  # nothing but the header: kept, never an empty file
+        ("import os\n# Copyright 2024 Acme\nx = 1\n", 1),  # not the file's first comment
+    ],
+)
+def test_only_a_leading_license_header_is_left_out(content: str, first_kept: int) -> None:
+    for chunks in (chunk_python(code("widgets/tools.py", content)), chunk_text(code("tools.sh", content, fmt="text"))):
+        assert chunks[0].start_line == first_kept
+        assert chunks[-1].end_line == len(split_lines(content))
+
+
 def test_blank_text_has_no_chunks() -> None:
     assert chunk_text(code("empty.txt", "\n\n  \n", fmt="text")) == []
 

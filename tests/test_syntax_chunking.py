@@ -260,6 +260,31 @@ def test_java_symbols_carry_the_package_and_long_classes_split_by_member() -> No
     assert chunks[-1].text == "interface Counter { int count(); }"
 
 
+APACHE_HEADER = (
+    "/*\n"
+    " * Licensed to the Apache Software Foundation (ASF) under one or more\n"
+    " * contributor license agreements.  See the NOTICE file distributed with\n"
+    " * this work for additional information regarding copyright ownership.\n"
+    " */\n"
+    "\n"
+)
+
+
+def test_a_license_header_is_not_indexed_and_line_numbers_stay_the_files() -> None:
+    java = APACHE_HEADER + "package com.acme;\n\nimport java.util.List;\n\n/** Counts. */\nclass Counter {}\n"
+    go = (
+        "// Copyright 2013-2024 The Shop Authors\n// SPDX-License-Identifier: Apache-2.0\n\n"
+        "// Package shop sells widgets.\npackage shop\n"
+    )
+
+    java_chunks = chunk_code(code("src/main/java/com/acme/Counter.java", java, fmt="java"))
+    go_chunks = chunk_code(code("shop.go", go, fmt="go"))
+
+    assert spans(java_chunks) == [("com.acme", 7, 9), ("com.acme.Counter", 11, 12)]
+    assert spans(go_chunks) == [("shop", 4, 5)]  # the package's doc comment is not the header
+    assert not any("Licensed" in c.text or "Copyright" in c.text for c in [*java_chunks, *go_chunks])
+
+
 def test_rust_ruby_and_csharp() -> None:
     rust = (
         "use std::fmt;\n"  # 1

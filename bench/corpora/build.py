@@ -2,8 +2,10 @@
 
 Each `bench/corpora/<name>/corpus.json` names a release: a PyPI sdist (which carries
 `docs/` and `tests/`), a Go module zip from the module proxy (the whole repository at
-that tag) or an npm tarball (one whose package ships its sources, docs and tests),
-optionally pinned by its `sha256`. `build(name)` downloads it once, checks the
+that tag), an npm tarball (one whose package ships its sources, docs and tests) or a
+Maven artifact's sources and test-sources jars (laid out as `src/main/java` and
+`src/test/java`, as the project's repository has them; its docs are its Javadoc),
+optionally pinned by its `sha256` (and the test jar's `tests_sha256`). `build(name)` downloads it once, checks the
 digest when one is pinned, unpacks it without its top folder and commits it as a git
 repository whose `origin` is the project's real host, so lorebot's links take the host's
 own form. Question sets beside it: `dev.jsonl` (tuned on) and `test.jsonl` (reported,
@@ -38,11 +40,12 @@ _COMMIT_DATE = "2026-01-01T00:00:00Z"
 @dataclass(frozen=True)
 class Corpus:
     name: str
-    registry: str  # "pypi", "go" or "npm"
-    package: str
+    registry: str  # "pypi", "go", "npm" or "maven"
+    package: str  # a Maven artifact as group:artifact
     version: str
     origin: str
-    sha256: str | None = None  # of the downloaded archive; checked when given
+    sha256: str | None = None  # of the downloaded archive (Maven: the sources jar); checked when given
+    tests_sha256: str | None = None  # Maven: of the test-sources jar
 
     @property
     def repo(self) -> Path:
@@ -76,10 +79,17 @@ def _npm_tarball(package: str, version: str) -> bytes:
     return _download(f"https://registry.npmjs.org/{package}/-/{package.rpartition('/')[2]}-{version}.tgz")
 
 
-def _checked(corpus: Corpus, data: bytes) -> bytes:
+def _maven_jar(package: str, version: str, classifier: str) -> bytes:
+    group, artifact = package.split(":")
+    path = f"{group.replace('.', '/')}/{artifact}/{version}/{artifact}-{version}-{classifier}.jar"
+    return _download(f"https://repo1.maven.org/maven2/{path}")
+
+
+def _checked(corpus: Corpus, data: bytes, pinned: str | None = None) -> bytes:
     """`data` when it matches the pinned digest (or none is pinned); else an error naming both."""
-    if corpus.sha256 is not None and (got := hashlib.sha256(data).hexdigest()) != corpus.sha256:
-        raise ValueError(f"{corpus.name}: {corpus.package} {corpus.version} has sha256 {got}, pinned {corpus.sha256}")
+    pinned = pinned or corpus.sha256
+    if pinned is not None and (got := hashlib.sha256(data).hexdigest()) != pinned:
+        raise ValueError(f"{corpus.name}: {corpus.package} {corpus.version} has sha256 {got}, pinned {pinned}")
     return data
 
 
@@ -96,8 +106,24 @@ def _unpack(corpus: Corpus, target: Path) -> None:
             for info in archive.infolist():
                 if not info.is_dir() and info.filename.startswith(prefix):
                     _write(target / info.filename.removeprefix(prefix), archive.read(info))
+    elif corpus.registry == "maven":
+        for classifier, folder, pinned in (("sources", "main", None), ("test-sources", "test", corpus.tests_sha256)):
+            jar = _checked(corpus, _maven_jar(corpus.package, corpus.version, classifier), pinned)
+            _unzip_jar(jar, target, f"src/{folder}/java")
     else:
         raise ValueError(f"{corpus.name}: unknown registry {corpus.registry!r}")
+
+
+def _unzip_jar(data: bytes, target: Path, folder: str) -> None:
+    """A sources jar's files under `target/folder`; the license and notice it carries in
+    `META-INF/` go to the top, where the repository keeps them."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            if info.is_dir() or name.endswith("MANIFEST.MF") or "/maven/" in name:
+                continue
+            meta = name.startswith("META-INF/")
+            _write(target / name.removeprefix("META-INF/") if meta else target / folder / name, archive.read(info))
 
 
 def _untar(data: bytes, target: Path) -> None:

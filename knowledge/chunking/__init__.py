@@ -18,11 +18,12 @@ from knowledge.documents import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
-CHUNKING_VERSION = 5
+CHUNKING_VERSION = 6
 """Bump when chunk boundaries or texts change: every document is re-chunked at its next sync.
 3: secrets are redacted before chunking (knowledge.redaction), so an index built before
 holds none of them once each source has synced again. 4: chunks fit the embedder's window
-(text.WINDOW_CHARS), long definitions in several. 5: Confluence sections fit it too."""
+(text.WINDOW_CHARS), long definitions in several. 5: Confluence sections fit it too.
+6: a file's license header is left out (text.license_header_end)."""
 
 Chunker = Callable[[Document], list[Chunk]]
 
