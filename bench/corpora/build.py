@@ -5,12 +5,13 @@ Each `bench/corpora/<name>/corpus.json` names a release: a PyPI sdist (which car
 that tag), an npm tarball (one whose package ships its sources, docs and tests) or a
 Maven artifact's sources and test-sources jars (laid out as `src/main/java` and
 `src/test/java`, as the project's repository has them; its docs are its Javadoc),
-optionally pinned by its `sha256` (and the test jar's `tests_sha256`). `build(name)` downloads it once, checks the
-digest when one is pinned, unpacks it without its top folder and commits it as a git
-repository whose `origin` is the project's real host, so lorebot's links take the host's
-own form. Question sets beside it: `dev.jsonl` (tuned on) and `test.jsonl` (reported,
-never tuned on). A corpus may have only one of them: without `dev.jsonl` it is never tuned
-on and serves as an untuned check on the test split (`structlog`, `piscina`); without
+optionally pinned by its `sha256` (and the test jar's `tests_sha256`). `build(name)`
+downloads it once, checks the digest when one is pinned, unpacks it without its top
+folder and commits it as a git repository whose `origin` is the project's real host, so
+lorebot's links take the host's own form. Question sets beside it: `dev.jsonl` (tuned on)
+and `test.jsonl` (reported, never tuned on). A corpus may have only one of them: without
+`dev.jsonl` it is never tuned on and serves as an untuned check on the test split
+(`structlog`, `piscina`, `commons-text`); without
 `test.jsonl` it only widens what is tuned on (`cobra`, `pino`, `dateutil`).
 
     python bench/corpora/build.py [NAME ...]   # build; prints each repository's path
@@ -85,9 +86,8 @@ def _maven_jar(package: str, version: str, classifier: str) -> bytes:
     return _download(f"https://repo1.maven.org/maven2/{path}")
 
 
-def _checked(corpus: Corpus, data: bytes, pinned: str | None = None) -> bytes:
-    """`data` when it matches the pinned digest (or none is pinned); else an error naming both."""
-    pinned = pinned or corpus.sha256
+def _checked(corpus: Corpus, data: bytes, pinned: str | None) -> bytes:
+    """`data` when it matches the `pinned` digest (or none is pinned); else an error naming both."""
     if pinned is not None and (got := hashlib.sha256(data).hexdigest()) != pinned:
         raise ValueError(f"{corpus.name}: {corpus.package} {corpus.version} has sha256 {got}, pinned {pinned}")
     return data
@@ -96,18 +96,19 @@ def _checked(corpus: Corpus, data: bytes, pinned: str | None = None) -> bytes:
 def _unpack(corpus: Corpus, target: Path) -> None:
     """The release's files under `target`, without the archive's top folder."""
     if corpus.registry == "pypi":
-        _untar(_checked(corpus, _pypi_sdist(corpus.package, corpus.version)), target)
+        _untar(_checked(corpus, _pypi_sdist(corpus.package, corpus.version), corpus.sha256), target)
     elif corpus.registry == "npm":
-        _untar(_checked(corpus, _npm_tarball(corpus.package, corpus.version)), target)
+        _untar(_checked(corpus, _npm_tarball(corpus.package, corpus.version), corpus.sha256), target)
     elif corpus.registry == "go":
         url = f"https://proxy.golang.org/{corpus.package.lower()}/@v/{corpus.version}.zip"
         prefix = f"{corpus.package}@{corpus.version}/"
-        with zipfile.ZipFile(io.BytesIO(_checked(corpus, _download(url)))) as archive:
+        with zipfile.ZipFile(io.BytesIO(_checked(corpus, _download(url), corpus.sha256))) as archive:
             for info in archive.infolist():
                 if not info.is_dir() and info.filename.startswith(prefix):
                     _write(target / info.filename.removeprefix(prefix), archive.read(info))
     elif corpus.registry == "maven":
-        for classifier, folder, pinned in (("sources", "main", None), ("test-sources", "test", corpus.tests_sha256)):
+        jars = (("sources", "main", corpus.sha256), ("test-sources", "test", corpus.tests_sha256))
+        for classifier, folder, pinned in jars:
             jar = _checked(corpus, _maven_jar(corpus.package, corpus.version, classifier), pinned)
             _unzip_jar(jar, target, f"src/{folder}/java")
     else:

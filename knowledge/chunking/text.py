@@ -52,25 +52,29 @@ def license_header_end(lines: list[str]) -> int:
     """The last line of the file's license header and the blank lines after it; 0 when it has
     none. The header is the first comment (a `/* … */` block or a run of line comments, after
     blank lines and a `#!` line), when it names a license or copyright and code follows it."""
-    first = 0
-    while first < len(lines) and (not lines[first].strip() or (first == 0 and lines[0].startswith("#!"))):
-        first += 1
+    first = _next_text_line(lines, 1 if lines and lines[0].startswith("#!") else 0)
     if first == len(lines):
         return 0
     head = lines[first].lstrip()
     if head.startswith("/*"):
         end = next((i for i in range(first, len(lines)) if "*/" in lines[i]), None)
-    else:
-        prefix = next((p for p in _LINE_COMMENTS if head.startswith(p)), None)
-        end = first if prefix else None
-        while prefix and end is not None and end + 1 < len(lines) and lines[end + 1].lstrip().startswith(prefix):
+    elif prefix := next((p for p in _LINE_COMMENTS if head.startswith(p)), None):
+        end = first
+        while end + 1 < len(lines) and lines[end + 1].lstrip().startswith(prefix):
             end += 1
+    else:
+        return 0
     if end is None or not _LICENSE.search("\n".join(lines[first : end + 1])):
         return 0
-    kept = end + 1  # the header's blank lines after it go with it
-    while kept < len(lines) and not lines[kept].strip():
-        kept += 1
+    kept = _next_text_line(lines, end + 1)  # the header's blank lines after it go with it
     return kept if kept < len(lines) else 0
+
+
+def _next_text_line(lines: list[str], i: int) -> int:
+    """The index of the first line from `i` on that is not blank; `len(lines)` when none is."""
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return i
 
 
 def windows(lines: list[str], first: int = 1, last: int | None = None) -> Iterator[tuple[int, int, str]]:
