@@ -49,6 +49,7 @@ from knowledge.index.keywords import query_terms, within_budget
 from knowledge.index.vectors import Delta, VectorStore
 from knowledge.private_files import private_directory, private_sqlite_file
 from knowledge.restrictions import decode, encode
+from knowledge.sqlite_wal import enable_wal
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ _CHUNK_COLUMNS = (
 
 def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    connection.execute("PRAGMA journal_mode = WAL")
+    enable_wal(connection)
     connection.execute("PRAGMA synchronous = NORMAL")  # the index is derived data
     return connection
 
