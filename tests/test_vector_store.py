@@ -20,7 +20,7 @@ def test_near_ties_are_decided_and_scored_in_float32() -> None:
     rng = np.random.default_rng(7)
     query = np.zeros(384, dtype=np.float32)
     query[0] = 1.0
-    # 40 rows a bfloat16 copy cannot tell apart (its step near 0.5 is 0.004), among 500 far below them.
+    # 40 rows no 16-bit copy can tell apart (the step near 0.5: bfloat16 0.004, float16 0.0005), among 500 far below.
     cosines = np.concatenate([0.5 + rng.permutation(40) * 1e-5, rng.uniform(0.0, 0.3, 500)])
     store = VectorStore()
     store._reset(384)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -29,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.cpu import native_bfloat16
 from knowledge.index import SearchFilters
 from knowledge.restrictions import Restrictions, decode, readable
 
@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 SHORTLIST_FACTOR = 4
 """The coarse scan keeps this many times the rows asked for (plus `SHORTLIST_EXTRA`) for the exact scoring."""
 SHORTLIST_EXTRA = 64
+SCAN_PROBE_ROWS = 65_536
+"""Rows of the matrix `scan_dtype` times each format on: more than a CPU cache holds, as an index's matrix is."""
+SCAN_PROBE_ROUNDS = 3
 
 
 @cache
@@ -48,11 +51,29 @@ def _torch() -> Any:
 
 
 @cache
-def scan_dtype() -> Any:
-    """bfloat16 where the CPU computes it natively (AVX512-BF16, AMX): the scan is memory-bound,
-    and half the bytes make it about 3× faster at 100k rows (docs/benchmarks.md); float32 elsewhere."""
+def scan_dtype(dimension: int) -> Any:
+    """The number format the coarse scan runs fastest in on this CPU, measured once per process.
+
+    The scan is bound by memory, so a 16-bit copy halves the bytes it reads, but CPUs differ
+    in which 16-bit format they multiply fast: at 100k rows bfloat16 took 1.7 ms on an Intel
+    machine with AMX and 10.5 ms on an AMD EPYC with AVX512-BF16, where float16 took 3.1 ms
+    and float32 12 ms (docs/benchmarks.md). Which format wins changes no result: the
+    shortlist is scored again in float32 (`VectorStore.top`)."""
     torch = _torch()
-    return torch.bfloat16 if native_bfloat16() else torch.float32
+    probe = torch.rand(SCAN_PROBE_ROWS, dimension)
+    query = torch.rand(dimension)
+
+    def seconds(dtype: Any) -> float:
+        matrix, vector = probe.to(dtype), query.to(dtype)
+        torch.mv(matrix, vector)  # the first call of a kernel sets it up
+        start = time.perf_counter()
+        for _ in range(SCAN_PROBE_ROUNDS):
+            torch.mv(matrix, vector)
+        return time.perf_counter() - start
+
+    fastest = min((torch.bfloat16, torch.float16, torch.float32), key=seconds)
+    logger.debug("the vector scan runs in %s on this CPU", fastest)
+    return fastest
 
 
 @dataclass(frozen=True)
@@ -184,7 +205,7 @@ class VectorStore:
         grown = np.zeros((capacity, self.dimension), dtype=np.float32)
         grown[: self.size] = self.matrix[: self.size]
         self.matrix = grown
-        coarse = _torch().zeros((capacity, self.dimension), dtype=scan_dtype())
+        coarse = _torch().zeros((capacity, self.dimension), dtype=scan_dtype(self.dimension))
         if self.coarse is not None:
             coarse[: self.size] = self.coarse[: self.size]
         self.coarse = coarse
@@ -204,7 +225,7 @@ class VectorStore:
 
         Every row is scored in the coarse copy, the best `SHORTLIST_FACTOR` × n of them again in
         float32, and those scores decide: only a row the rounding of the coarse copy pushed out
-        of the whole shortlist could be missed (bfloat16 moves a cosine by under 0.001; on the
+        of the whole shortlist could be missed (a 16-bit format moves a cosine by under 0.001; on the
         benchmark's 297 dev questions the top 50 were exactly those of a float32 scan)."""
         if self.coarse is None:
             return {}
