@@ -31,7 +31,7 @@ async def test_one_text_is_embedded_through_a_frozen_trace_that_reproduces_the_m
     one_by_one = np.stack([embedder.embed_sync([text])[0] for text in texts])
     assert embedder._single._graph is not None  # the trace is what answered
     eager = embedder._model.encode(texts, convert_to_numpy=True, normalize_embeddings=True)
-    assert (one_by_one * eager).sum(axis=1).min() > 0.99999
+    assert (one_by_one * eager).sum(axis=1).min() > TracedSingleText.AGREEMENT  # bfloat16 where faster
     assert np.allclose(np.linalg.norm(one_by_one, axis=1), 1.0, atol=1e-5)
 
 
