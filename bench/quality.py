@@ -1,7 +1,7 @@
 """Retrieval quality on the benchmark corpora, per corpus and overall.
 
     python bench/quality.py [--split dev|test] [--corpus NAME ...] [--variants bm25 vectors hybrid final]
-                            [--misses]
+                            [--misses] [--as-bot]
 
 Each corpus in bench/corpora/ is built as a git repository (build.py), synced into
 bench/.work/data/<name> through the real runtime (incrementally: later runs reuse the
@@ -13,7 +13,8 @@ Tune on `dev`; report `test`. A corpus without the chosen split is skipped with 
 (`structlog` and `piscina` have no dev split: they are never tuned on, only checked on test;
 `cobra`, `pino` and `dateutil` have no test split: they only widen what is tuned on). `--misses`
 lists each answerable question whose expected file is not in the top 5, with what came
-instead.
+instead. Questions are embedded as `lorebot eval` and `ask` do; `--as-bot` embeds them as
+the Slack bot does, through the trace it makes at start (knowledge/embedding.py).
 """
 
 from __future__ import annotations
@@ -68,10 +69,12 @@ async def synced(runtime: Runtime, name: str) -> str:
     return f"{stats.documents} documents, {stats.chunks} chunks ({summary.chunks_embedded} embedded now)"
 
 
-async def run_corpus(corpus: Corpus, split: str, variants: Sequence[str]) -> list[Run]:
+async def run_corpus(corpus: Corpus, split: str, variants: Sequence[str], as_bot: bool) -> list[Run]:
     questions = load_questions(corpus.questions(split))
     async with open_runtime(settings_for(corpus)) as runtime:
         print(f"{corpus.name}: {await synced(runtime, corpus.name)}; {len(questions)} {split} questions")
+        if as_bot:
+            await (await runtime.embedder()).prepare_for_questions()
         retriever = await runtime.retriever()
         return [Run(corpus.name, variant, await evaluate(retriever, variant, questions)) for variant in variants]
 
@@ -133,6 +136,7 @@ async def main() -> None:
     parser.add_argument("--corpus", nargs="*", default=[])
     parser.add_argument("--variants", nargs="*", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--misses", action="store_true")
+    parser.add_argument("--as-bot", action="store_true", help="embed questions as the Slack bot does")
     args = parser.parse_args()
     if unknown := set(args.corpus) - {c.name for c in corpora()}:
         raise SystemExit(f"unknown corpus: {', '.join(sorted(unknown))}")
@@ -143,7 +147,7 @@ async def main() -> None:
     chosen = [c for c in chosen if c.has_split(args.split)]
     if not chosen:
         raise SystemExit(f"no chosen corpus has a {args.split} split")
-    runs = [run for corpus in chosen for run in await run_corpus(corpus, args.split, args.variants)]
+    runs = [run for corpus in chosen for run in await run_corpus(corpus, args.split, args.variants, args.as_bot)]
     print(f"\n{args.split} split, k={K}\n")
     print(table(runs))
     if args.misses:
