@@ -60,11 +60,10 @@ def scan_dtype(dimension: int) -> Any:
     and float32 12 ms (docs/benchmarks.md). Which format wins changes no result: the
     shortlist is scored again in float32 (`VectorStore.top`)."""
     torch = _torch()
-    probe = torch.rand(SCAN_PROBE_ROWS, dimension)
-    query = torch.rand(dimension)
 
     def seconds(dtype: Any) -> float:
-        matrix, vector = probe.to(dtype), query.to(dtype)
+        matrix = torch.full((SCAN_PROBE_ROWS, dimension), 0.05, dtype=dtype)  # values do not change the time
+        vector = torch.full((dimension,), 0.05, dtype=dtype)
         torch.mv(matrix, vector)  # the first call of a kernel sets it up
         start = time.perf_counter()
         for _ in range(SCAN_PROBE_ROUNDS):
