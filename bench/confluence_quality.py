@@ -9,7 +9,8 @@ Confluence fake (tests/fakes) in one space and synced through the real client an
 pipeline into bench/.work/data-confluence/<name>. The questions whose expected files
 include one of those docs are asked twice, with only the docs expected: of the pages,
 and of the repository as `bench/quality.py` indexes it (where code and tests compete).
-The unanswerable questions count toward abstention in both. Nothing here is tuned.
+The unanswerable questions count toward abstention in both. Nothing here is tuned. A
+corpus without such docs (commons-text: its docs are Javadoc) is skipped with a note.
 """
 
 from __future__ import annotations
@@ -204,6 +205,9 @@ async def run_corpus(corpus: Corpus, split: str) -> list[Run]:
     space = re.sub(r"[^A-Z0-9]", "", corpus.name.upper())
     with FakeConfluence() as fake:
         pages = serve_docs(fake, space, repo)
+        if not pages:
+            print(f"{corpus.name}: no Markdown or reStructuredText docs to serve as pages, skipped")
+            return []
         questions = docs_questions(load_questions(corpus.questions(split)), set(pages.values()))
         settings = Settings(
             data_dir=DATA / corpus.name,
