@@ -1,7 +1,9 @@
-"""What this machine's CPU computes natively, for choosing a number format."""
+"""What this machine's CPU computes natively or fastest, for choosing a number format."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -14,3 +16,12 @@ def native_bfloat16() -> bool:
     except OSError:
         return False
     return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def seconds_for(work: Callable[[], object], rounds: int) -> float:
+    """Wall time of `rounds` calls of `work`, after one untimed call (a kernel's first call sets it up)."""
+    work()
+    start = time.perf_counter()
+    for _ in range(rounds):
+        work()
+    return time.perf_counter() - start

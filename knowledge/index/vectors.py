@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.cpu import seconds_for
 from knowledge.index import SearchFilters
 from knowledge.restrictions import Restrictions, decode, readable
 
@@ -64,11 +64,7 @@ def scan_dtype(dimension: int) -> Any:
     def seconds(dtype: Any) -> float:
         matrix = torch.full((SCAN_PROBE_ROWS, dimension), 0.05, dtype=dtype)  # values do not change the time
         vector = torch.full((dimension,), 0.05, dtype=dtype)
-        torch.mv(matrix, vector)  # the first call of a kernel sets it up
-        start = time.perf_counter()
-        for _ in range(SCAN_PROBE_ROUNDS):
-            torch.mv(matrix, vector)
-        return time.perf_counter() - start
+        return seconds_for(lambda: torch.mv(matrix, vector), SCAN_PROBE_ROUNDS)
 
     fastest = min((torch.bfloat16, torch.float16, torch.float32), key=seconds)
     logger.debug("the vector scan runs in %s on this CPU", fastest)
